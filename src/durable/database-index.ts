@@ -1,0 +1,7 @@
+import { DurableObject } from "cloudflare:workers";
+
+export class DatabaseIndex extends DurableObject {
+  async ping(): Promise<string> {
+    return "pong";
+  }
+}

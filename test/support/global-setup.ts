@@ -1,0 +1,11 @@
+import type { TestProject } from "vitest/node";
+
+export default function setup(project: TestProject): void {
+  project.provide("hello", "world");
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    hello: string;
+  }
+}
