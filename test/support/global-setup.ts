@@ -4,8 +4,3 @@ export default function setup(project: TestProject): void {
   project.provide("hello", "world");
 }
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    hello: string;
-  }
-}

@@ -1,0 +1,28 @@
+/**
+ * @module
+ * Bindings and variables of the Worker (see wrangler.toml).
+ */
+import type { DatabaseIndex } from "./durable/database-index.ts";
+
+export interface Env {
+  /** The R2 bucket holding replicas (the default source). */
+  BUCKET: R2Bucket;
+  /** One Durable Object per database. */
+  DB_INDEX: DurableObjectNamespace<DatabaseIndex>;
+  /** "development" opens the API without a token (with a warning). */
+  ENVIRONMENT?: string;
+}
+
+declare global {
+  namespace Cloudflare {
+    interface GlobalProps {
+      mainModule: typeof import("./index.ts");
+      durableNamespaces: "DatabaseIndex";
+    }
+    interface Env {
+      BUCKET: R2Bucket;
+      DB_INDEX: DurableObjectNamespace<DatabaseIndex>;
+      ENVIRONMENT?: string;
+    }
+  }
+}

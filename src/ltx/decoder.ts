@@ -1,0 +1,114 @@
+/**
+ * @module
+ * Whole-file LTX decoding: walks every page frame from byte 100, checks the
+ * walk against the page index at the tail, and verifies the file checksum
+ * (CRC-64/GO-ISO over header, page headers, decompressed pages, terminator,
+ * index and post-apply checksum; spec §9.3).
+ */
+import { readU64 } from "./bytes.ts";
+import { CHECKSUM_FLAG, Crc64 } from "./crc64.ts";
+import { LtxError } from "./errors.ts";
+import { type FileIndex, decodeFileIndexFromTail } from "./file-index.ts";
+import { HEADER_SIZE, PAGE_HEADER_SIZE, TRAILER_SIZE, type LtxHeader, decodeHeader, isSnapshot, lockPgno } from "./header.ts";
+import { PAGE_FLAG_SIZE, decodePageFrame } from "./page.ts";
+
+export interface DecodedLtxFile {
+  header: LtxHeader;
+  index: FileIndex;
+  postApplyChecksum: bigint;
+  fileChecksum: bigint;
+  /** Encodings seen among the page frames. */
+  encodings: Set<"block" | "frame">;
+}
+
+export interface DecodeFileOptions {
+  /** Name used in errors. */
+  file?: string;
+  /** Verify the trailer's file checksum (default true). */
+  verifyChecksum?: boolean;
+  /**
+   * Called for every page in file order. `data` is a reused buffer: copy it
+   * if you keep it beyond the call.
+   */
+  onPage?: (pgno: number, data: Uint8Array) => void;
+}
+
+/** Decodes and fully validates one LTX file held in memory. */
+export function decodeLtxFile(bytes: Uint8Array, opts: DecodeFileOptions = {}): DecodedLtxFile {
+  const file = opts.file;
+  const header = decodeHeader(bytes, file);
+  const size = bytes.length;
+  const index = decodeFileIndexFromTail(bytes, size, { file, commit: header.commit, pageSize: header.pageSize });
+  const indexStart = size - 24 - indexByteLength(bytes);
+  const frameEnd = indexStart - PAGE_HEADER_SIZE;
+  const verify = opts.verifyChecksum !== false;
+  const crc = new Crc64();
+  if (verify) crc.update(bytes, 0, HEADER_SIZE);
+  const page = new Uint8Array(header.pageSize);
+  const encodings = new Set<"block" | "frame">();
+  const lock = lockPgno(header.pageSize);
+  let pos = HEADER_SIZE;
+  let i = 0;
+  let expectPgno = 1;
+  while (pos < frameEnd) {
+    const entry = i < index.count ? i : -1;
+    if (entry < 0) throw new LtxError("LTX_BAD_INDEX", "page frame not listed in the page index", { file, offset: pos });
+    if (index.offset[entry] !== pos) {
+      throw new LtxError("LTX_BAD_INDEX", `page index offset ${index.offset[entry]} does not match frame at ${pos}`, { file, offset: pos });
+    }
+    const frameSize = index.size[entry] ?? 0;
+    const expected = index.pgno[entry] ?? 0;
+    const r = decodePageFrame(bytes, pos, pos + frameSize, page, { file, expectedPgno: expected });
+    if (r.consumed !== frameSize) {
+      throw new LtxError("LTX_BAD_FRAME", `page ${r.pgno} frame is ${r.consumed} bytes, index says ${frameSize}`, { file, offset: pos });
+    }
+    if (isSnapshot(header)) {
+      if (expectPgno === lock) expectPgno++;
+      if (r.pgno !== expectPgno) {
+        throw new LtxError("LTX_BAD_FRAME", `snapshot is missing page ${expectPgno}`, { file, offset: pos });
+      }
+      expectPgno++;
+    }
+    encodings.add(r.flags === PAGE_FLAG_SIZE ? "block" : "frame");
+    if (verify) {
+      crc.update(bytes, pos, pos + (r.flags === PAGE_FLAG_SIZE ? PAGE_HEADER_SIZE + 4 : PAGE_HEADER_SIZE));
+      crc.update(page);
+    }
+    opts.onPage?.(r.pgno, page);
+    pos += frameSize;
+    i++;
+  }
+  if (pos !== frameEnd || i !== index.count) {
+    throw new LtxError("LTX_BAD_INDEX", `page block ends at ${pos}, index expects ${frameEnd} with ${index.count} pages`, {
+      file,
+      offset: pos,
+    });
+  }
+  if (isSnapshot(header)) {
+    if (expectPgno === lock) expectPgno++;
+    if (expectPgno !== header.commit + 1) {
+      throw new LtxError("LTX_BAD_FRAME", `snapshot holds pages up to ${expectPgno - 1}, commit is ${header.commit}`, { file, offset: pos });
+    }
+  }
+  for (let k = 0; k < PAGE_HEADER_SIZE; k++) {
+    if (bytes[frameEnd + k] !== 0) throw new LtxError("LTX_BAD_FRAME", "missing zero page header after the last page", { file, offset: frameEnd });
+  }
+  const postApplyChecksum = readU64(bytes, size - TRAILER_SIZE);
+  const fileChecksum = readU64(bytes, size - 8);
+  if (verify) {
+    crc.update(bytes, frameEnd, size - 8);
+    const want = crc.digest() | CHECKSUM_FLAG;
+    if (want !== fileChecksum) {
+      throw new LtxError(
+        "LTX_CHECKSUM_MISMATCH",
+        `file checksum mismatch: stored ${fileChecksum.toString(16).padStart(16, "0")}, computed ${want.toString(16).padStart(16, "0")}`,
+        { file, offset: size - 8 },
+      );
+    }
+  }
+  return { header, index, postApplyChecksum, fileChecksum, encodings };
+}
+
+function indexByteLength(bytes: Uint8Array): number {
+  return Number(readU64(bytes, bytes.length - 24));
+}

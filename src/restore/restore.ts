@@ -1,0 +1,166 @@
+/**
+ * @module
+ * Restore: resolve a plan against a replica, then either write the database
+ * (every planned file downloaded whole, decoded and checksum-verified, pages
+ * overlaid in plan order) or build the page index (only each file's tail).
+ */
+import { decodeLtxFile } from "../ltx/decoder.ts";
+import { type LtxHeader, lockPgno } from "../ltx/header.ts";
+import { formatTxid } from "../ltx/txid.ts";
+import { PageIndex } from "../page-index/page-index.ts";
+import { PlanError } from "../plan/errors.ts";
+import { type PlanTarget, LATEST, computeRestorePlan } from "../plan/plan.ts";
+import { type LtxFileInfo, type Replica, checkHeaderName } from "../replica/replica.ts";
+import { mapPool } from "./pool.ts";
+
+/** Storage fan-out used by restore and index builds. */
+export const FETCH_CONCURRENCY = 6;
+
+export interface ResolvedPlan {
+  files: LtxFileInfo[];
+  plan: LtxFileInfo[];
+}
+
+/**
+ * Lists the replica and computes the plan. Time targets read each candidate's
+ * 100-byte header for its timestamp (the instant of its newest transaction).
+ */
+export async function resolvePlan(replica: Replica, target: PlanTarget = LATEST, listed?: LtxFileInfo[]): Promise<ResolvedPlan> {
+  const files = listed ?? (await replica.listFiles());
+  if (target.kind !== "timestamp") return { files, plan: computeRestorePlan(files, target) };
+  const stamps = new Map<string, number>();
+  await mapPool(files, FETCH_CONCURRENCY, async (f) => {
+    stamps.set(f.key, (await replica.readHeader(f)).timestamp);
+  });
+  return { files, plan: computeRestorePlan(files, target, (f) => stamps.get(f.key) ?? Number.POSITIVE_INFINITY) };
+}
+
+export interface RestoreProgress {
+  file: LtxFileInfo;
+  done: number;
+  total: number;
+}
+
+export interface RestoreResult {
+  txid: number;
+  pageSize: number;
+  commit: number;
+  /** Header timestamp of the last applied file (ms). */
+  timestamp: number;
+  plan: LtxFileInfo[];
+}
+
+export interface RestoreOptions {
+  target?: PlanTarget;
+  onProgress?: (p: RestoreProgress) => void;
+  /** Already-listed files (saves a listing). */
+  files?: LtxFileInfo[];
+}
+
+/** Receives pages in apply order, synchronously; `data` is only valid during the call. */
+export interface PageSink {
+  write(pgno: number, data: Uint8Array, pageSize: number): void;
+}
+
+/**
+ * Restores a database into `sink`. Files are downloaded with bounded
+ * read-ahead but applied strictly in plan order. Throws when the chain leaves
+ * any page ≤ Commit unwritten (never returns a wrong database).
+ */
+export async function restore(replica: Replica, sink: PageSink, opts: RestoreOptions = {}): Promise<RestoreResult> {
+  const { plan } = await resolvePlan(replica, opts.target ?? LATEST, opts.files);
+  let pageSize = 0;
+  let last: LtxHeader | null = null;
+  let written = new Uint8Array(0);
+  // Keep at most a couple of files in flight so memory stays bounded.
+  const inflight: Promise<Uint8Array>[] = [];
+  const fetchAt = (i: number) => {
+    const f = plan[i];
+    if (f) inflight[i] = replica.readFile(f);
+  };
+  fetchAt(0);
+  fetchAt(1);
+  for (let i = 0; i < plan.length; i++) {
+    const file = plan[i] as LtxFileInfo;
+    const bytes = await (inflight[i] as Promise<Uint8Array>);
+    delete inflight[i];
+    fetchAt(i + 2);
+    const decoded = decodeLtxFile(bytes, {
+      file: file.key,
+      onPage: (pgno, data) => {
+        if (pgno >= written.length) {
+          const w = new Uint8Array(Math.max(pgno + 1, written.length * 2));
+          w.set(written);
+          written = w;
+        }
+        written[pgno] = 1;
+        sink.write(pgno, data, data.length);
+      },
+    });
+    const h = checkHeaderName(decoded.header, file);
+    if (pageSize !== 0 && h.pageSize !== pageSize) {
+      throw new PlanError("PLAN_INCONSISTENT", `page size ${h.pageSize} of ${file.key} differs from ${pageSize} of earlier files`);
+    }
+    pageSize = h.pageSize;
+    last = h;
+    opts.onProgress?.({ file, done: i + 1, total: plan.length });
+  }
+  if (!last) throw new PlanError("PLAN_NO_FILES", "empty restore plan");
+  const lock = lockPgno(pageSize);
+  for (let p = 1; p <= last.commit; p++) {
+    if (p !== lock && written[p] !== 1) {
+      throw new PlanError("PLAN_INCONSISTENT", `restore chain ending at ${formatTxid(last.maxTxid)} never wrote page ${p}`);
+    }
+  }
+  return { txid: last.maxTxid, pageSize, commit: last.commit, timestamp: last.timestamp, plan };
+}
+
+/** A growable in-memory database image. */
+export class MemorySink implements PageSink {
+  private buf = new Uint8Array(0);
+  write(pgno: number, data: Uint8Array, pageSize: number): void {
+    const end = pgno * pageSize;
+    if (end > this.buf.length) {
+      const b = new Uint8Array(Math.max(end, this.buf.length * 2));
+      b.set(this.buf);
+      this.buf = b;
+    }
+    this.buf.set(data, (pgno - 1) * pageSize);
+  }
+  /** The database truncated to Commit pages (lock page and holes stay zero). */
+  bytes(commit: number, pageSize: number): Uint8Array {
+    const n = commit * pageSize;
+    if (n <= this.buf.length) return this.buf.slice(0, n);
+    const out = new Uint8Array(n);
+    out.set(this.buf);
+    return out;
+  }
+}
+
+/** Restores into memory: for tests, small databases and Workers. */
+export async function restoreToBytes(replica: Replica, opts: RestoreOptions = {}): Promise<RestoreResult & { bytes: Uint8Array }> {
+  const sink = new MemorySink();
+  const r = await restore(replica, sink, opts);
+  return { ...r, bytes: sink.bytes(r.commit, r.pageSize) };
+}
+
+/**
+ * Builds the page index for a plan: one tail read per file (two for large
+ * files), in parallel, applied in plan order.
+ */
+export async function buildPageIndex(replica: Replica, plan: readonly LtxFileInfo[]): Promise<PageIndex> {
+  const parts = await mapPool(plan, FETCH_CONCURRENCY, (f) => replica.readIndex(f));
+  const first = parts[0];
+  if (!first) throw new PlanError("PLAN_NO_FILES", "empty restore plan");
+  const index = new PageIndex(first.header.pageSize);
+  plan.forEach((f, i) => {
+    const part = parts[i];
+    if (!part) return;
+    index.apply(f, part.header, part.index);
+  });
+  const missing = index.missingPages(1);
+  if (missing.length > 0) {
+    throw new PlanError("PLAN_INCONSISTENT", `page index at ${formatTxid(index.txid)} has no entry for page ${missing[0]}`);
+  }
+  return index;
+}
