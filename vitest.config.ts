@@ -16,7 +16,31 @@ export default defineConfig({
       },
       {
         extends: true,
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
+        plugins: [
+          cloudflareTest(({ inject }) => {
+            const s3 = inject("s3");
+            return {
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  // Polls only when a test runs the alarm, so storage counts are deterministic.
+                  DATABASES: {
+                    poll_interval_ms: 3_600_000,
+                    databases: {
+                      "s3-small": {
+                        source: "s3",
+                        prefix: "small",
+                        s3: { endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, force_path_style: true },
+                      },
+                    },
+                  },
+                  S3_ACCESS_KEY_ID: s3.accessKeyId,
+                  S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+                },
+              },
+            };
+          }),
+        ],
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],

@@ -1,7 +1,597 @@
+/**
+ * @module
+ * One Durable Object per database. It owns the replica position and the page
+ * index, builds them from the restore plan on first use, persists them in its
+ * SQLite storage (so waking after eviction reads no replica), polls the
+ * replica on alarms, heals itself when files vanish, gaps appear or the
+ * replica is replaced, and hands Workers the index (whole, paged, or as a
+ * delta since the version they hold) over JS RPC.
+ *
+ * Polling: a cheap listing of level 0 after the current position on most
+ * alarms; every {@link FULL_LIST_EVERY}th poll (and whenever something looks
+ * off) a full listing, which also notices compaction (pages are re-pointed to
+ * the compacted file before retention deletes the old one), wiped replicas
+ * and gaps.
+ */
 import { DurableObject } from "cloudflare:workers";
+import { type DatabaseConfig, databaseConfig } from "../config/databases.ts";
+import { databasesConfig, openReplica, openStore } from "../config/open-replica.ts";
+import type { Env } from "../env.ts";
+import type { FileIndex } from "../ltx/file-index.ts";
+import type { LtxHeader } from "../ltx/header.ts";
+import { formatTxid } from "../ltx/txid.ts";
+import { PageIndex } from "../page-index/page-index.ts";
+import { PlanError } from "../plan/errors.ts";
+import { computeRestorePlan, extendChain, type PlanTarget } from "../plan/plan.ts";
+import { CountingStore, newCounters } from "../replica/counting.ts";
+import type { LtxFileInfo, Replica } from "../replica/replica.ts";
+import type { ObjectStore } from "../replica/types.ts";
+import { mapPool } from "../restore/pool.ts";
+import { FETCH_CONCURRENCY } from "../restore/restore.ts";
+import { IndexStore, type PersistedState } from "./persist.ts";
+import type { DbState, DbStatus, Freshness, IndexPayload, RpcResult, SnapshotRequest, TimeTravelTarget } from "./protocol.ts";
 
-export class DatabaseIndex extends DurableObject {
-  async ping(): Promise<string> {
-    return "pong";
+/** Every Nth poll lists all levels (compaction, wipes, gaps). */
+export const FULL_LIST_EVERY = 10;
+/** Longest back-off after storage errors. */
+export const MAX_BACKOFF_MS = 60_000;
+/** Longest a waitFor() may block. */
+export const MAX_WAIT_MS = 30_000;
+/** Entries per RPC payload (≈ 14 MB, well below the 32 MiB RPC limit). */
+export const PAYLOAD_PAGES = 500_000;
+/** Decoded per-file indexes kept to make rebuilds cheap. */
+const FILE_INDEX_CACHE_BYTES = 32 * 1024 * 1024;
+const TIME_TRAVEL_CACHE = 4;
+const HEALS_KEPT = 20;
+
+class DbError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
   }
+}
+
+function errorOf(e: unknown): { code: string; message: string } {
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    return { code: typeof code === "string" ? code : "INTERNAL", message: e.message };
+  }
+  return { code: "INTERNAL", message: String(e) };
+}
+
+export class DatabaseIndex extends DurableObject<Env> {
+  private readonly store: IndexStore;
+  private state: PersistedState | null;
+  private index: PageIndex | null = null;
+  private cfg: DatabaseConfig | null = null;
+  private replica: Replica | null = null;
+  private readonly counters = newCounters();
+  private lock: Promise<unknown> = Promise.resolve();
+  private pollCount = 0;
+  private consecutiveFailures = 0;
+  private quietPolls = 0;
+  private needFullList = false;
+  private lastPollAt: number | null = null;
+  private nextPollAt: number | null = null;
+  private lastStateSave = 0;
+  private readonly fileIndexCache = new Map<string, { header: LtxHeader; index: FileIndex; bytes: number }>();
+  private fileIndexBytes = 0;
+  private readonly stamps = new Map<string, number>();
+  private readonly timeTravel = new Map<string, PageIndex>();
+  private wrapStore: ((s: ObjectStore) => ObjectStore) | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new IndexStore(ctx.storage);
+    this.state = this.store.loadState();
+    if (this.state?.position) this.index = this.store.loadIndex(this.state.position);
+  }
+
+  // ---------------------------------------------------------------- RPC API
+
+  /** The index as a full (paged) payload, or a delta since the caller's version. */
+  async snapshot(name: string, req: SnapshotRequest = {}): Promise<RpcResult<IndexPayload>> {
+    return this.rpc(name, async () => {
+      const index = await this.ensureIndex();
+      const state = this.mustState();
+      const since = req.sinceVersion;
+      const delta = req.fromPgno === undefined && req.generation === state.generation && since !== undefined && since <= index.version;
+      if (delta) {
+        const entries = index.entries(since);
+        if (entries.pgno.length <= PAYLOAD_PAGES) {
+          return {
+            generation: state.generation,
+            position: index.position,
+            full: false,
+            truncateTo: index.lowestCommitSince(since),
+            files: index.filesFor(entries),
+            entries,
+            nextPgno: null,
+            freshness: this.freshness(),
+          };
+        }
+      }
+      return this.fullPayload(index, req.fromPgno ?? 1);
+    });
+  }
+
+  /** Position, lag, poll state, last error, sizes and storage counters. */
+  async status(name: string): Promise<RpcResult<DbStatus>> {
+    return this.rpc(name, async () => {
+      try {
+        await this.ensureIndex();
+      } catch {
+        // Reported through lastError / state below.
+      }
+      return this.describe();
+    });
+  }
+
+  /** Polls now and resolves once the position reaches `minTxid` (read-your-writes). */
+  async waitFor(name: string, minTxid: number, timeoutMs: number): Promise<RpcResult<IndexPayload["position"]>> {
+    return this.rpc(name, async () => {
+      let index = await this.ensureIndex();
+      const deadline = Date.now() + Math.min(Math.max(0, timeoutMs), MAX_WAIT_MS);
+      let attempt = 0;
+      while (index.txid < minTxid) {
+        if (Date.now() >= deadline && attempt > 0) {
+          throw new DbError(
+            "WAIT_TIMEOUT",
+            `replica is at TXID ${formatTxid(index.txid)}; TXID ${formatTxid(minTxid)} did not arrive within ${timeoutMs} ms`,
+          );
+        }
+        await this.serialized(() => this.poll(attempt > 0));
+        index = this.index ?? index;
+        attempt++;
+        if (index.txid < minTxid) await sleep(Math.max(0, Math.min(200, deadline - Date.now())));
+      }
+      return index.position;
+    });
+  }
+
+  /**
+   * The index as of an earlier TXID or time, built on demand from a restore
+   * plan to that point (without disturbing the live index), paged like snapshot().
+   */
+  async indexAt(name: string, target: TimeTravelTarget, fromPgno = 1): Promise<RpcResult<IndexPayload>> {
+    return this.rpc(name, async () => {
+      const live = await this.ensureIndex();
+      if ("txid" in target && target.txid === live.txid) return this.fullPayload(live, fromPgno);
+      if ("txid" in target && target.txid > live.txid) {
+        throw new DbError(
+          "TXID_NOT_YET_AVAILABLE",
+          `TXID ${formatTxid(target.txid)} is newer than the replica position ${formatTxid(live.txid)}; pass min_txid to wait for it`,
+        );
+      }
+      const key = JSON.stringify(target);
+      let index = this.timeTravel.get(key);
+      if (!index) {
+        index = await this.buildAt("txid" in target ? { kind: "txid", txid: target.txid } : { kind: "timestamp", timestamp: target.timestamp });
+        this.timeTravel.set(key, index);
+        while (this.timeTravel.size > TIME_TRAVEL_CACHE) this.timeTravel.delete(this.timeTravel.keys().next().value as string);
+      }
+      return this.fullPayload(index, fromPgno);
+    });
+  }
+
+  /** A Worker found a file of the index missing (404): heal now. */
+  async reportMissing(name: string, key: string): Promise<RpcResult<IndexPayload["position"]>> {
+    return this.rpc(name, async () => {
+      const index = await this.ensureIndex();
+      if (index.files.some((f) => f.key === key)) await this.serialized(() => this.poll(true));
+      return (this.index ?? index).position;
+    });
+  }
+
+  /** Stops polling until the next request (tests, maintenance). */
+  async stop(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    this.nextPollAt = null;
+  }
+
+  /** Test hook: wrap the object store to inject faults a real store cannot produce. */
+  setStoreWrapper(wrap: ((s: ObjectStore) => ObjectStore) | null): void {
+    this.wrapStore = wrap;
+    this.replica = null;
+  }
+
+  override async alarm(): Promise<void> {
+    this.nextPollAt = null;
+    try {
+      if (!this.state) return;
+      if (this.isIdle()) return;
+      await this.serialized(() => this.poll(false));
+    } catch {
+      // poll() records its own errors; never let the runtime retry-storm the alarm.
+    } finally {
+      if (this.state && !this.isIdle()) await this.arm(this.nextDelay());
+    }
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private async rpc<T>(name: string, fn: () => Promise<T>): Promise<RpcResult<T>> {
+    try {
+      this.init(name);
+      this.touch();
+      return { ok: true, value: await fn() };
+    } catch (e) {
+      return { ok: false, error: errorOf(e) };
+    }
+  }
+
+  private init(name: string): void {
+    if (this.state && this.state.name !== name) throw new DbError("INTERNAL", `object for ${this.state.name} asked about ${name}`);
+    if (!this.cfg) {
+      const cfg = databaseConfig(databasesConfig(this.env), name);
+      if (!cfg) throw new DbError("DB_NOT_FOUND", `no database named ${JSON.stringify(name)}`);
+      this.cfg = cfg;
+    }
+    if (!this.state) {
+      this.state = {
+        name,
+        generation: 0,
+        position: null,
+        rebuilds: 0,
+        lastOkPollAt: null,
+        lastRequestAt: Date.now(),
+        lastError: null,
+        heals: [],
+        chain: [],
+      };
+    }
+  }
+
+  private mustState(): PersistedState {
+    if (!this.state) throw new DbError("INTERNAL", "not initialised");
+    return this.state;
+  }
+
+  private mustCfg(): DatabaseConfig {
+    if (!this.cfg) {
+      const state = this.mustState();
+      const cfg = databaseConfig(databasesConfig(this.env), state.name);
+      if (!cfg) throw new DbError("DB_NOT_FOUND", `database ${state.name} is no longer configured`);
+      this.cfg = cfg;
+    }
+    return this.cfg;
+  }
+
+  private getReplica(): Replica {
+    if (!this.replica) {
+      const cfg = this.mustCfg();
+      let store: ObjectStore = openStore(this.env, cfg);
+      if (this.wrapStore) store = this.wrapStore(store);
+      this.replica = openReplica(new CountingStore(store, this.counters), cfg);
+    }
+    return this.replica;
+  }
+
+  /** Records a request; wakes polling if it was idle. */
+  private touch(): void {
+    const state = this.mustState();
+    const now = Date.now();
+    state.lastRequestAt = now;
+    if (now - this.lastStateSave > 30_000 && state.position) this.saveState();
+    if (this.nextPollAt === null && state.position) {
+      this.quietPolls = 0;
+      void this.arm(this.mustCfg().pollIntervalMs);
+    }
+  }
+
+  private isIdle(): boolean {
+    const state = this.state;
+    if (!state) return true;
+    return Date.now() - state.lastRequestAt > this.mustCfg().idleAfterMs;
+  }
+
+  private async arm(delayMs: number): Promise<void> {
+    const at = Date.now() + delayMs;
+    this.nextPollAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  private nextDelay(): number {
+    const base = this.mustCfg().pollIntervalMs;
+    if (this.consecutiveFailures > 0) return Math.min(base * 2 ** Math.min(this.consecutiveFailures, 16), Math.max(base, MAX_BACKOFF_MS));
+    const q = this.quietPolls;
+    const factor = q < 30 ? 1 : q < 60 ? 2 : q < 120 ? 4 : 8;
+    return base * factor;
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private saveState(): void {
+    this.store.saveState(this.mustState());
+    this.lastStateSave = Date.now();
+  }
+
+  private async ensureIndex(): Promise<PageIndex> {
+    if (this.index) return this.index;
+    await this.serialized(async () => {
+      if (this.index) return;
+      try {
+        await this.rebuild("initial build", null, true);
+        this.mustState().lastOkPollAt = Date.now();
+        this.consecutiveFailures = 0;
+      } catch (e) {
+        this.recordError(e);
+        throw e;
+      } finally {
+        if (this.index && this.nextPollAt === null) await this.arm(this.mustCfg().pollIntervalMs);
+      }
+    });
+    if (!this.index) throw new DbError("INTERNAL", "index build failed");
+    return this.index;
+  }
+
+  private recordError(e: unknown): void {
+    const state = this.mustState();
+    this.consecutiveFailures++;
+    state.lastError = { ...errorOf(e), at: Date.now() };
+    this.saveState();
+  }
+
+  /** Reads a file's index, reusing decoded ones (files are immutable per ETag). */
+  private async readIndexCached(f: LtxFileInfo): Promise<{ header: LtxHeader; index: FileIndex }> {
+    const key = `${f.key}\n${f.etag}`;
+    const hit = this.fileIndexCache.get(key);
+    if (hit) {
+      this.fileIndexCache.delete(key);
+      this.fileIndexCache.set(key, hit);
+      return hit;
+    }
+    const r = await this.getReplica().readIndex(f);
+    const bytes = r.index.count * 16 + 256;
+    this.fileIndexCache.set(key, { ...r, bytes });
+    this.stamps.set(key, r.header.timestamp);
+    this.fileIndexBytes += bytes;
+    for (const [k, v] of this.fileIndexCache) {
+      if (this.fileIndexBytes <= FILE_INDEX_CACHE_BYTES) break;
+      this.fileIndexCache.delete(k);
+      this.fileIndexBytes -= v.bytes;
+    }
+    return r;
+  }
+
+  private async buildIndex(plan: readonly LtxFileInfo[]): Promise<PageIndex> {
+    const parts = await mapPool(plan, FETCH_CONCURRENCY, (f) => this.readIndexCached(f));
+    const first = parts[0];
+    if (!first) throw new PlanError("PLAN_NO_FILES", "empty restore plan");
+    const index = new PageIndex(first.header.pageSize, first.header.commit);
+    plan.forEach((f, i) => {
+      const p = parts[i];
+      if (p) index.apply(f, p.header, p.index);
+    });
+    const missing = index.missingPages(1);
+    if (missing.length > 0) throw new PlanError("PLAN_INCONSISTENT", `index at ${formatTxid(index.txid)} lacks page ${missing[0]}`);
+    return index;
+  }
+
+  private async buildAt(target: PlanTarget): Promise<PageIndex> {
+    const replica = this.getReplica();
+    const all = await replica.listFiles();
+    let timestampOf: ((f: LtxFileInfo) => number) | undefined;
+    if (target.kind === "timestamp") {
+      await mapPool(all, FETCH_CONCURRENCY, async (f) => {
+        const key = `${f.key}\n${f.etag}`;
+        if (!this.stamps.has(key)) this.stamps.set(key, (await replica.readHeader(f)).timestamp);
+      });
+      timestampOf = (f) => this.stamps.get(`${f.key}\n${f.etag}`) ?? Number.POSITIVE_INFINITY;
+    }
+    return this.buildIndex(computeRestorePlan(all, target, timestampOf));
+  }
+
+  /**
+   * Builds a fresh index from the latest restore plan. When the history is the
+   * same (same page size, not behind), the live index adopts it as a delta;
+   * otherwise it replaces it under a new generation.
+   */
+  private async rebuild(reason: string, listed: LtxFileInfo[] | null, newHistory = false): Promise<void> {
+    const state = this.mustState();
+    const all = listed ?? (await this.getReplica().listFiles());
+    if (all.length === 0) throw new DbError("REPLICA_EMPTY", `no LTX files under ${this.getReplica().description}`);
+    const plan = computeRestorePlan(all);
+    const fresh = await this.buildIndex(plan);
+    const live = this.index;
+    if (live && !newHistory && fresh.pageSize === live.pageSize && fresh.txid >= live.txid) {
+      const before = live.version;
+      live.adopt(fresh);
+      this.store.saveIndex(live, before);
+    } else {
+      if (live) fresh.version = live.version + 1;
+      this.index = fresh;
+      this.timeTravel.clear();
+      state.generation++;
+      this.store.saveIndex(fresh, null);
+    }
+    const index = this.index as PageIndex;
+    state.chain = plan.map((f) => f.key);
+    state.position = index.position;
+    if (reason !== "initial build") {
+      state.rebuilds++;
+      state.heals.push({ at: Date.now(), reason });
+      if (state.heals.length > HEALS_KEPT) state.heals.splice(0, state.heals.length - HEALS_KEPT);
+    }
+    this.saveState();
+  }
+
+  /** Applies files that extend the chain, in order, then persists. */
+  private async applyFiles(files: LtxFileInfo[]): Promise<void> {
+    if (files.length === 0) return;
+    const parts = await mapPool(files, FETCH_CONCURRENCY, (f) => this.readIndexCached(f));
+    // Everything is fetched; apply synchronously so no RPC sees half a poll.
+    const index = this.index as PageIndex;
+    const state = this.mustState();
+    const before = index.version;
+    files.forEach((f, i) => {
+      const p = parts[i];
+      if (p) index.apply(f, p.header, p.index);
+    });
+    state.chain.push(...files.map((f) => f.key));
+    state.position = index.position;
+    this.store.saveIndex(index, before);
+    this.saveState();
+  }
+
+  /** One poll. Records success or failure; never throws. */
+  private async poll(forceFull: boolean): Promise<void> {
+    const state = this.mustState();
+    this.lastPollAt = Date.now();
+    this.pollCount++;
+    try {
+      if (!this.index) {
+        await this.rebuild("initial build", null, true);
+      } else {
+        const full = forceFull || this.needFullList || this.pollCount % FULL_LIST_EVERY === 0;
+        const advanced = full ? await this.pollFull() : await this.pollQuick();
+        this.quietPolls = advanced ? 0 : this.quietPolls + 1;
+      }
+      this.consecutiveFailures = 0;
+      this.needFullList = false;
+      state.lastOkPollAt = Date.now();
+      state.position = this.index?.position ?? null;
+      if (Date.now() - this.lastStateSave > 30_000) this.saveState();
+    } catch (e) {
+      // A vanished file means our listing is stale: look at everything next time.
+      this.needFullList = true;
+      this.recordError(e);
+    }
+  }
+
+  /** L0 after the position only. Falls back to a full listing on anything unusual. */
+  private async pollQuick(): Promise<boolean> {
+    const index = this.index as PageIndex;
+    const l0 = await this.getReplica().listLevel(0, index.txid);
+    if (l0.length === 0) return false;
+    const chain = extendChain(l0, index.txid);
+    if (chain.length === 0) return this.pollFull();
+    try {
+      await this.applyFiles(chain);
+    } catch (e) {
+      if (errorOf(e).code === "STORAGE_NOT_FOUND") return this.pollFull();
+      throw e;
+    }
+    const last = chain[chain.length - 1] as LtxFileInfo;
+    if (l0.some((f) => f.minTxid > last.maxTxid + 1)) this.needFullList = true;
+    return true;
+  }
+
+  private async pollFull(): Promise<boolean> {
+    const index = this.index as PageIndex;
+    const txid = index.txid;
+    const all = await this.getReplica().listFiles();
+    if (all.length === 0) throw new DbError("REPLICA_EMPTY", `no LTX files under ${this.getReplica().description}; serving the last known state`);
+    const byKey = new Map(all.map((f) => [f.key, f] as const));
+    const refs = index.files;
+    const replaced = refs.some((f) => {
+      const now = byKey.get(f.key);
+      return now !== undefined && now.etag !== f.etag;
+    });
+    const newest = Math.max(...all.map((f) => f.maxTxid));
+    if (replaced || newest < txid) {
+      await this.rebuild(replaced ? "replica replaced (same keys, new ETags)" : `replica restarted below TXID ${formatTxid(txid)}`, all, true);
+      return true;
+    }
+    if (refs.some((f) => !byKey.has(f.key))) {
+      await this.rebuild("files removed by compaction or retention", all);
+      return (this.index as PageIndex).txid > txid;
+    }
+    const ext = extendChain(all, txid);
+    const reached = ext.length > 0 ? (ext[ext.length - 1] as LtxFileInfo).maxTxid : txid;
+    if (all.some((f) => f.minTxid > reached + 1)) {
+      await this.rebuild(`gap after TXID ${formatTxid(reached)}`, all);
+      return (this.index as PageIndex).txid > txid;
+    }
+    try {
+      await this.applyFiles(ext);
+    } catch (e) {
+      if (errorOf(e).code !== "STORAGE_NOT_FOUND") throw e;
+      await this.rebuild("file vanished between listing and reading", null);
+      return (this.index as PageIndex).txid > txid;
+    }
+    // Compaction happened: re-point pages to the files the latest plan uses,
+    // before retention deletes the ones we reference.
+    const plan = computeRestorePlan(all);
+    const planKeys = plan.map((f) => f.key).join("\n");
+    const state = this.mustState();
+    if (planKeys !== state.chain.join("\n") && (plan[plan.length - 1] as LtxFileInfo).maxTxid >= (this.index as PageIndex).txid) {
+      await this.rebuild("re-pointed to compacted files", all);
+    }
+    return (this.index as PageIndex).txid > txid;
+  }
+
+  private freshness(): Freshness {
+    const state = this.state;
+    const now = Date.now();
+    return {
+      sinceLastPollMs: state?.lastOkPollAt ? now - state.lastOkPollAt : null,
+      newestFileAgeMs: this.index && this.index.timestamp > 0 ? now - this.index.timestamp : null,
+      state: this.dbState(),
+    };
+  }
+
+  private dbState(): DbState {
+    if (!this.state || !this.index) return this.consecutiveFailures > 0 ? "error" : "starting";
+    if (this.consecutiveFailures > 0) {
+      const code = this.state.lastError?.code ?? "";
+      return code.startsWith("PLAN_") ? "stalled" : "error";
+    }
+    if (this.nextPollAt === null && this.isIdle()) return "idle";
+    return "ok";
+  }
+
+  private fullPayload(index: PageIndex, fromPgno: number): IndexPayload {
+    const start = Math.max(1, Math.floor(fromPgno));
+    const entries = index.entries(0, start, PAYLOAD_PAGES);
+    const next = start + PAYLOAD_PAGES;
+    return {
+      generation: this.mustState().generation,
+      position: index.position,
+      full: true,
+      truncateTo: null,
+      files: index.filesFor(entries),
+      entries,
+      nextPgno: next <= index.commit ? next : null,
+      freshness: this.freshness(),
+    };
+  }
+
+  private describe(): DbStatus {
+    const state = this.mustState();
+    const cfg = this.mustCfg();
+    const index = this.index;
+    return {
+      name: state.name,
+      state: this.dbState(),
+      generation: state.generation,
+      position: index?.position ?? null,
+      freshness: this.freshness(),
+      pollIntervalMs: cfg.pollIntervalMs,
+      currentIntervalMs: this.nextDelay(),
+      idleAfterMs: cfg.idleAfterMs,
+      lastPollAt: this.lastPollAt,
+      lastOkPollAt: state.lastOkPollAt,
+      nextPollAt: this.nextPollAt,
+      lastError: state.lastError,
+      consecutiveFailures: this.consecutiveFailures,
+      rebuilds: state.rebuilds,
+      heals: state.heals,
+      files: index?.files.length ?? 0,
+      pages: index?.pageCount ?? 0,
+      indexBytes: this.store.storedBytes(),
+      layout: this.replica?.layout ?? null,
+      source: cfg.source === "s3" ? `s3://${cfg.s3?.bucket ?? ""}/${cfg.prefix}` : `r2://BUCKET/${cfg.prefix}`,
+      storage: { ...this.counters },
+    };
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

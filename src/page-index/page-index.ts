@@ -7,8 +7,10 @@
  * parallel typed arrays indexed by pgno rather than one object per page: a
  * 1 GiB database (262,144 pages of 4 KiB) costs about 6 MiB.
  *
- * Every entry also records the TXID at which it was last set, so a holder of
- * the index at TXID t can be sent only the entries that changed since t.
+ * Every entry also records the index version at which it was last set (the
+ * version grows with every change: a new file, a re-pointed page), so a
+ * holder of the index at version v can be sent only what changed since v —
+ * including pages moved to a compacted file at the same TXID.
  *
  * @example
  * ```ts
@@ -41,6 +43,8 @@ export interface PageRef {
 /** Replica position and shape of the database the index describes. */
 export interface IndexPosition {
   pageSize: number;
+  /** Monotonic change counter of this index. */
+  version: number;
   /** Database size in pages. */
   commit: number;
   /** MaxTXID of the newest applied file. */
@@ -55,7 +59,7 @@ export interface PageEntries {
   fileId: Uint32Array;
   offset: Float64Array;
   size: Uint32Array;
-  /** TXID at which each entry was set. */
+  /** Index version at which each entry was set. */
   setAt: Float64Array;
 }
 
@@ -67,6 +71,9 @@ export class PageIndex {
   commit = 0;
   txid = 0;
   timestamp = 0;
+  version = 0;
+  /** Versions at which Commit went down, and to what (bounded). */
+  private shrinks: { version: number; commit: number }[] = [];
   private fileIds: Uint32Array;
   private offsets: Float64Array;
   private sizes: Uint32Array;
@@ -84,7 +91,7 @@ export class PageIndex {
   }
 
   get position(): IndexPosition {
-    return { pageSize: this.pageSize, commit: this.commit, txid: this.txid, timestamp: this.timestamp };
+    return { pageSize: this.pageSize, version: this.version, commit: this.commit, txid: this.txid, timestamp: this.timestamp };
   }
 
   /** Files referenced by at least one page. */
@@ -165,13 +172,14 @@ export class PageIndex {
       throw new RangeError(`page size ${header.pageSize} of ${info.key} differs from the replica's ${this.pageSize}`);
     }
     const file = this.addFile(info);
+    const version = this.version + 1;
     const maxPgno = fileIndex.count > 0 ? (fileIndex.pgno[fileIndex.count - 1] ?? 0) : 0;
     this.grow(Math.max(header.commit, maxPgno));
     for (let i = 0; i < fileIndex.count; i++) {
-      this.set(fileIndex.pgno[i] ?? 0, file.id, fileIndex.offset[i] ?? 0, fileIndex.size[i] ?? 0, header.maxTxid);
+      this.set(fileIndex.pgno[i] ?? 0, file.id, fileIndex.offset[i] ?? 0, fileIndex.size[i] ?? 0, version);
     }
-    this.truncate(header.commit);
-    this.commit = header.commit;
+    this.setCommit(header.commit, version);
+    this.version = version;
     this.txid = header.maxTxid;
     this.timestamp = header.timestamp;
     if ((this.refs.get(file.id) ?? 0) === 0) this.fileMap.delete(file.id);
@@ -179,8 +187,33 @@ export class PageIndex {
   }
 
   private truncate(commit: number): void {
-    const top = Math.min(this.fileIds.length - 1, Math.max(this.commit, commit));
+    const top = this.fileIds.length - 1;
     for (let p = commit + 1; p <= top; p++) if (this.fileIds[p] !== 0) this.set(p, 0, 0, 0, 0);
+  }
+
+  /** Moves Commit, dropping pages above it and remembering shrinks for deltas. */
+  private setCommit(commit: number, version: number): void {
+    this.truncate(commit);
+    if (commit < this.commit) {
+      this.shrinks.push({ version, commit });
+      if (this.shrinks.length > 1024) this.shrinks.splice(0, this.shrinks.length - 1024);
+    }
+    this.commit = commit;
+  }
+
+  /**
+   * The lowest Commit the database had after `sinceVersion`, or null when it
+   * never went below the current one. A delta receiver truncates to it first,
+   * so pages dropped and later re-grown are never served from stale entries.
+   * Infinity-safe: when the shrink history was trimmed past `sinceVersion`,
+   * returns 0 (forces the receiver to rely on the delta alone).
+   */
+  lowestCommitSince(sinceVersion: number): number | null {
+    let low: number | null = null;
+    const oldest = this.shrinks[0];
+    if (oldest && this.shrinks.length >= 1024 && oldest.version > sinceVersion) return 0;
+    for (const s of this.shrinks) if (s.version > sinceVersion && (low === null || s.commit < low)) low = s.commit;
+    return low !== null && low < this.commit ? low : null;
   }
 
   /** Where page `pgno` lives, or null (absent, beyond Commit, or the lock page). */
@@ -221,13 +254,13 @@ export class PageIndex {
   }
 
   /**
-   * Entries set after `sinceTxid` (all entries for 0), for pages in
+   * Entries set after version `sinceVersion` (all entries for 0), for pages in
    * [fromPgno, fromPgno + maxPages). Used for snapshots, deltas and storage.
    */
-  entries(sinceTxid = 0, fromPgno = 1, maxPages = Number.MAX_SAFE_INTEGER): PageEntries {
+  entries(sinceVersion = 0, fromPgno = 1, maxPages = Number.MAX_SAFE_INTEGER): PageEntries {
     const end = Math.min(this.commit, fromPgno + maxPages - 1);
     let n = 0;
-    for (let p = fromPgno; p <= end; p++) if (this.fileIds[p] !== 0 && (this.setAts[p] ?? 0) > sinceTxid) n++;
+    for (let p = fromPgno; p <= end; p++) if (this.fileIds[p] !== 0 && (this.setAts[p] ?? 0) > sinceVersion) n++;
     const out: PageEntries = {
       pgno: new Uint32Array(n),
       fileId: new Uint32Array(n),
@@ -237,7 +270,7 @@ export class PageIndex {
     };
     let i = 0;
     for (let p = fromPgno; p <= end; p++) {
-      if (this.fileIds[p] === 0 || (this.setAts[p] ?? 0) <= sinceTxid) continue;
+      if (this.fileIds[p] === 0 || (this.setAts[p] ?? 0) <= sinceVersion) continue;
       out.pgno[i] = p;
       out.fileId[i] = this.fileIds[p] ?? 0;
       out.offset[i] = this.offsets[p] ?? 0;
@@ -251,9 +284,11 @@ export class PageIndex {
   /**
    * Merges entries produced by {@link entries} on another index (a snapshot or
    * a delta), with the files they reference, then moves to `position`.
+   * `truncateTo` (from {@link lowestCommitSince}) drops pages first.
    */
-  merge(position: IndexPosition, files: readonly IndexedFile[], e: PageEntries): void {
+  merge(position: IndexPosition, files: readonly IndexedFile[], e: PageEntries, truncateTo: number | null = null): void {
     if (position.pageSize !== this.pageSize) throw new RangeError("page size changed");
+    if (truncateTo !== null) this.truncate(truncateTo);
     for (const f of files) if (!this.fileMap.has(f.id)) this.addFile(f, f.id);
     this.grow(Math.max(position.commit, e.pgno.length > 0 ? (e.pgno[e.pgno.length - 1] ?? 0) : 0));
     for (let i = 0; i < e.pgno.length; i++) {
@@ -261,10 +296,10 @@ export class PageIndex {
       if (!this.fileMap.has(id)) throw new RangeError(`entry for page ${e.pgno[i]} references unknown file ${id}`);
       this.set(e.pgno[i] ?? 0, id, e.offset[i] ?? 0, e.size[i] ?? 0, e.setAt[i] ?? 0);
     }
-    this.truncate(position.commit);
-    this.commit = position.commit;
+    this.setCommit(position.commit, position.version);
     this.txid = position.txid;
     this.timestamp = position.timestamp;
+    this.version = position.version;
     for (const f of files) if ((this.refs.get(f.id) ?? 0) === 0) this.fileMap.delete(f.id);
   }
 
@@ -273,6 +308,55 @@ export class PageIndex {
     const ids = new Set<number>();
     for (const id of e.fileId) ids.add(id);
     return [...ids].map((id) => this.fileMap.get(id)).filter((f): f is IndexedFile => f !== undefined);
+  }
+
+  /**
+   * Adopts `fresh` (an index rebuilt from a new restore plan at the same or a
+   * newer TXID) as a change of this one: pages whose location differs are
+   * re-pointed at a new version, so holders of this index get a small delta
+   * (pages moved to a compacted file are the same bytes elsewhere).
+   * Returns how many pages changed.
+   */
+  adopt(fresh: PageIndex): number {
+    if (fresh.pageSize !== this.pageSize) throw new RangeError("page size changed");
+    const version = this.version + 1;
+    this.grow(fresh.commit);
+    const byKey = new Map<string, IndexedFile>();
+    for (const f of this.fileMap.values()) byKey.set(`${f.key}\n${f.etag}`, f);
+    let changed = 0;
+    for (let p = 1; p <= fresh.commit; p++) {
+      const fid = fresh.fileIds[p] ?? 0;
+      const ref = fid === 0 ? null : fresh.fileMap.get(fid);
+      const cur = this.lookup(p);
+      if (ref === null || ref === undefined) {
+        if (cur !== null) {
+          this.set(p, 0, 0, 0, 0);
+          changed++;
+        }
+        continue;
+      }
+      const off = fresh.offsets[p] ?? 0;
+      const size = fresh.sizes[p] ?? 0;
+      if (cur && cur.file.key === ref.key && cur.file.etag === ref.etag && cur.offset === off && cur.size === size) continue;
+      let mine = byKey.get(`${ref.key}\n${ref.etag}`);
+      if (!mine) {
+        mine = this.addFile(ref, this.nextId);
+        byKey.set(`${ref.key}\n${ref.etag}`, mine);
+      }
+      this.set(p, mine.id, off, size, version);
+      changed++;
+    }
+    this.setCommit(fresh.commit, version);
+    for (const [id, n] of [...this.refs]) {
+      if (n === 0) {
+        this.refs.delete(id);
+        this.fileMap.delete(id);
+      }
+    }
+    if (changed > 0 || fresh.txid !== this.txid) this.version = version;
+    this.txid = fresh.txid;
+    this.timestamp = fresh.timestamp;
+    return changed;
   }
 
   /** A deep copy (the DO builds a new version while readers keep the old). */

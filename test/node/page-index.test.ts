@@ -48,12 +48,43 @@ describe("PageIndex", () => {
     x.apply(info("snap", 9, 1, 5), header(1, 5, 1000), fidx(Array.from({ length: 1000 }, (_, i) => i + 1)));
     const copy = new PageIndex(4096);
     copy.merge(x.position, x.files, x.entries());
+    const since = copy.version;
     x.apply(info("l0", 0, 6, 6), header(6, 6, 1001), fidx([7, 1001]));
-    const delta = x.entries(5);
+    const delta = x.entries(since);
     expect(Array.from(delta.pgno)).toEqual([7, 1001]);
     copy.merge(x.position, x.filesFor(delta), delta);
     for (let p = 1; p <= 1001; p++) expect(copy.lookup(p)).toEqual(x.lookup(p));
     expect(copy.txid).toBe(6);
+  });
+
+  test("a delta across a shrink and regrowth never leaves stale pages", () => {
+    const x = new PageIndex(4096);
+    x.apply(info("snap", 9, 1, 5), header(1, 5, 10), fidx([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
+    const copy = new PageIndex(4096);
+    copy.merge(x.position, x.files, x.entries());
+    const since = copy.version;
+    x.apply(info("vac", 0, 6, 6), header(6, 6, 3), fidx([1]));
+    x.apply(info("grow", 0, 7, 7), header(7, 7, 6), fidx([4, 5, 6]));
+    const delta = x.entries(since);
+    copy.merge(x.position, x.filesFor(delta), delta, x.lowestCommitSince(since));
+    for (let p = 1; p <= 10; p++) expect(copy.lookup(p)).toEqual(x.lookup(p));
+    expect(copy.missingPages()).toEqual([]);
+  });
+
+  test("adopting a rebuilt index re-points only moved pages, at a new version", () => {
+    const x = new PageIndex(4096);
+    x.apply(info("snap", 9, 1, 5), header(1, 5, 4), fidx([1, 2, 3, 4]));
+    x.apply(info("l0-6", 0, 6, 6), header(6, 6, 4), fidx([2]));
+    const before = x.version;
+    const fresh = new PageIndex(4096);
+    fresh.apply(info("snap", 9, 1, 5), header(1, 5, 4), fidx([1, 2, 3, 4]));
+    fresh.apply(info("l1", 1, 6, 6), header(6, 6, 4), fidx([2]));
+    expect(x.adopt(fresh)).toBe(1);
+    expect(x.version).toBe(before + 1);
+    expect(Array.from(x.entries(before).pgno)).toEqual([2]);
+    expect(x.lookup(2)?.file.key).toBe("l1");
+    expect(x.files.map((f) => f.key).sort()).toEqual(["l1", "snap"]);
+    expect(x.adopt(fresh)).toBe(0);
   });
 
   test("the lock page is never indexed and a 1 GiB database stays compact", () => {

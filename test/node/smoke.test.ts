@@ -1,2 +1,0 @@
-import { expect, inject, test } from "vitest";
-test("node smoke", () => { expect(inject("hello")).toBe("world"); });

@@ -1,0 +1,285 @@
+import { env } from "cloudflare:workers";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { afterEach, describe, expect, test } from "vitest";
+import { type HeldIndex, syncIndex, loadIndexAt } from "../../src/durable/client.ts";
+import type { DatabaseIndex } from "../../src/durable/database-index.ts";
+import { LtxWriter } from "../../src/ltx/writer.ts";
+import { formatLtxFilename } from "../../src/ltx/txid.ts";
+import { R2Store } from "../../src/replica/r2.ts";
+import { S3Store } from "../../src/replica/s3.ts";
+import { StorageError, type ObjectStore } from "../../src/replica/types.ts";
+import { inject } from "vitest";
+import { expectedSha, fixtureBytes, fixtureLtxFiles, keyFor, manifest, readDatabase, seedReplica, sha256Hex, wipe } from "../support/seed.ts";
+
+const r2 = new R2Store(env.BUCKET);
+const stubs: DurableObjectStub<DatabaseIndex>[] = [];
+let seq = 0;
+const uniq = (base: string) => `${base}-${Date.now().toString(36)}-${seq++}`;
+
+function stubFor(name: string): DurableObjectStub<DatabaseIndex> {
+  const s = env.DB_INDEX.getByName(name);
+  stubs.push(s);
+  return s;
+}
+
+afterEach(async () => {
+  for (const s of stubs.splice(0)) await s.stop();
+});
+
+async function held(stub: DurableObjectStub<DatabaseIndex>, name: string, prev: HeldIndex | null = null): Promise<HeldIndex> {
+  return syncIndex(stub, name, prev);
+}
+
+async function status(stub: DurableObjectStub<DatabaseIndex>, name: string) {
+  const r = await stub.status(name);
+  if (!r.ok) throw new Error(r.error.message);
+  return r.value;
+}
+
+describe("every fixture through the Durable Object", () => {
+  for (const fixture of ["small", "multi-level", "pagesize-1024", "pagesize-65536", "legacy-frame", "mixed-upgrade"]) {
+    test(`${fixture}: the index it hands out restores the final sha256`, async () => {
+      const name = uniq(fixture);
+      await seedReplica(r2, fixture, name, fixture === "small" ? "file" : "s3");
+      const stub = stubFor(name);
+      const h = await held(stub, name);
+      const m = await manifest(fixture);
+      expect(h.index.txid).toBe(m.final_txid_int);
+      expect(await sha256Hex(await readDatabase(r2, h.index))).toBe(expectedSha(m, m.final_txid));
+    });
+  }
+
+  test("S3 source (s3rver): the same index and sha256", async () => {
+    const s3 = inject("s3");
+    const store = new S3Store({ ...s3, forcePathStyle: true });
+    await wipe(store, "small/");
+    await seedReplica(store, "small", "small", "s3");
+    const stub = stubFor("s3-small");
+    const h = await held(stub, "s3-small");
+    const m = await manifest("small");
+    expect(await sha256Hex(await readDatabase(store, h.index))).toBe(expectedSha(m, m.final_txid));
+    expect((await status(stub, "s3-small")).source).toBe("s3://replicas/small");
+  });
+});
+
+/** Makes the replica look like `poll/after`: upload what it adds, delete what it removes. */
+async function pollForward(prefix: string): Promise<void> {
+  const before = new Set(fixtureLtxFiles("poll/before"));
+  const after = new Set(fixtureLtxFiles("poll/after"));
+  for (const rel of after) if (!before.has(rel)) await r2.put(keyFor(prefix, "s3", rel), await fixtureBytes(`poll/after/${rel}`));
+  for (const rel of before) if (!after.has(rel)) await r2.delete(keyFor(prefix, "s3", rel));
+}
+
+describe("polling on alarms", () => {
+  test("poll fixture: before → after via the alarm; the delta restores the after sha256", async () => {
+    const name = uniq("poll");
+    const m = await manifest("poll");
+    await seedReplica(r2, "poll/before", name);
+    const stub = stubFor(name);
+    const h1 = await held(stub, name);
+    expect(h1.index.txid).toBe(Number.parseInt(m.before_final_txid ?? "", 16));
+    expect(await sha256Hex(await readDatabase(r2, h1.index))).toBe(expectedSha(m, m.before_final_txid ?? ""));
+
+    await pollForward(name);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const h2 = await held(stub, name, h1);
+    expect(h2.index.txid).toBe(Number.parseInt(m.after_final_txid ?? "", 16));
+    expect(h2.generation).toBe(h1.generation);
+    expect(await sha256Hex(await readDatabase(r2, h2.index))).toBe(expectedSha(m, m.after_final_txid ?? ""));
+    // The old snapshot is untouched and still reads the before state where its files remain.
+    expect(h1.index.txid).toBe(Number.parseInt(m.before_final_txid ?? "", 16));
+    const s = await status(stub, name);
+    expect(s.lastError).toBeNull();
+    expect(s.state).toBe("ok");
+  });
+
+  test("a file deleted between listing and reading leads to a heal, not a wedge", async () => {
+    const name = uniq("vanish");
+    await seedReplica(r2, "poll/before", name);
+    const stub = stubFor(name);
+    const h1 = await held(stub, name);
+    await pollForward(name);
+    // Delete the first new L0 file right after the DO lists it (a real race, on real R2).
+    const victim = fixtureLtxFiles("poll/after").filter((r) => r.startsWith("ltx/0/") && !fixtureLtxFiles("poll/before").includes(r))[0] as string;
+    const victimKey = keyFor(name, "s3", victim);
+    await runInDurableObject(stub, (instance: DatabaseIndex) => {
+      instance.setStoreWrapper((inner: ObjectStore) => ({
+        description: inner.description,
+        list: async (prefix, opts) => {
+          const r = await inner.list(prefix, opts);
+          if (r.some((o) => o.key === victimKey)) await r2.delete(victimKey);
+          return r;
+        },
+        getRange: (k, o, l) => inner.getRange(k, o, l),
+        getSuffix: (k, l, s) => inner.getSuffix(k, l, s),
+        get: (k) => inner.get(k),
+        head: (k) => inner.head(k),
+      }));
+    });
+    await runDurableObjectAlarm(stub);
+    let s = await status(stub, name);
+    if (s.position?.txid !== Number.parseInt((await manifest("poll")).after_final_txid ?? "", 16)) {
+      // The heal may need one more poll once the listing no longer shows the file.
+      await runDurableObjectAlarm(stub);
+      s = await status(stub, name);
+    }
+    const m = await manifest("poll");
+    expect(s.position?.txid).toBe(Number.parseInt(m.after_final_txid ?? "", 16));
+    const h2 = await held(stub, name, h1);
+    expect(await sha256Hex(await readDatabase(r2, h2.index))).toBe(expectedSha(m, m.after_final_txid ?? ""));
+    expect(s.rebuilds + (s.lastError ? 1 : 0)).toBeGreaterThan(0);
+  });
+
+  test("a wiped and re-seeded replica (same keys, new ETags) is rebuilt under a new generation", async () => {
+    const name = uniq("wipe");
+    await seedReplica(r2, "multi-level", name);
+    const stub = stubFor(name);
+    const h1 = await held(stub, name);
+    await wipe(r2, `${name}/`);
+    await seedReplica(r2, "small", name); // restarts at TXID 1, far below multi-level's position
+    await runInDurableObject(stub, async (instance: DatabaseIndex) => {
+      // Make the next alarm a full listing.
+      await instance.reportMissing(name, "nothing");
+    });
+    // reportMissing for an unknown key does nothing; the periodic full listing finds the change.
+    for (let i = 0; i < 10; i++) await runDurableObjectAlarm(stub);
+    const h2 = await held(stub, name, h1);
+    const m = await manifest("small");
+    expect(h2.generation).toBeGreaterThan(h1.generation);
+    expect(h2.index.txid).toBe(m.final_txid_int);
+    expect(await sha256Hex(await readDatabase(r2, h2.index))).toBe(expectedSha(m, m.final_txid));
+    const s = await status(stub, name);
+    expect(s.rebuilds).toBeGreaterThan(0);
+    expect(s.heals.at(-1)?.reason).toMatch(/replaced|restarted/);
+  });
+
+  test("injected storage errors (5xx, timeout): back-off, status says what happened, then recovery", async () => {
+    const name = uniq("faults");
+    await seedReplica(r2, "poll/before", name);
+    const stub = stubFor(name);
+    const h1 = await held(stub, name);
+    const faults: StorageError[] = [
+      new StorageError("STORAGE_ERROR", "HTTP 503 Service Unavailable from the store"),
+      new StorageError("STORAGE_TIMEOUT", "request timed out after 10000 ms"),
+    ];
+    await runInDurableObject(stub, (instance: DatabaseIndex) => {
+      instance.setStoreWrapper((inner: ObjectStore) => ({
+        description: inner.description,
+        list: async (p, o) => {
+          const f = faults.shift();
+          if (f) throw f;
+          return inner.list(p, o);
+        },
+        getRange: (k, o, l) => inner.getRange(k, o, l),
+        getSuffix: (k, l, s) => inner.getSuffix(k, l, s),
+        get: (k) => inner.get(k),
+        head: (k) => inner.head(k),
+      }));
+    });
+    await pollForward(name);
+    await runDurableObjectAlarm(stub);
+    let s = await status(stub, name);
+    expect(s.state).toBe("error");
+    expect(s.lastError?.code).toBe("STORAGE_ERROR");
+    expect(s.consecutiveFailures).toBe(1);
+    expect(s.currentIntervalMs).toBe(2 * s.pollIntervalMs > 60_000 ? Math.max(60_000, s.pollIntervalMs) : 2 * s.pollIntervalMs);
+    await runDurableObjectAlarm(stub);
+    s = await status(stub, name);
+    expect(s.lastError?.code).toBe("STORAGE_TIMEOUT");
+    expect(s.consecutiveFailures).toBe(2);
+    // The old index is still served while the store fails.
+    expect((await held(stub, name, h1)).index.txid).toBe(h1.index.txid);
+    await runDurableObjectAlarm(stub);
+    s = await status(stub, name);
+    expect(s.state).toBe("ok");
+    expect(s.consecutiveFailures).toBe(0);
+    expect(s.position?.txid).toBe(Number.parseInt((await manifest("poll")).after_final_txid ?? "", 16));
+  });
+});
+
+describe("persistence and deltas", () => {
+  test("after eviction a new instance serves the index without reading the replica", async () => {
+    const name = uniq("evict");
+    await seedReplica(r2, "multi-level", name);
+    const stub = stubFor(name);
+    const h1 = await held(stub, name);
+    const s1 = await status(stub, name);
+    expect(s1.storage.lists).toBeGreaterThan(0);
+    // Evict: abort the instance; storage survives, memory does not.
+    await runInDurableObject(stub, (_instance: DatabaseIndex, state: DurableObjectState) => {
+      state.abort("evict for test");
+    }).catch(() => undefined);
+    stubs.splice(stubs.indexOf(stub), 1); // that stub is broken now
+    const stub2 = stubFor(name);
+    const h2 = await held(stub2, name);
+    const s2 = await status(stub2, name);
+    expect(s2.storage).toEqual({ lists: 0, gets: 0, heads: 0, bytes: 0 });
+    expect(h2.index.txid).toBe(h1.index.txid);
+    const m = await manifest("multi-level");
+    expect(await sha256Hex(await readDatabase(r2, h2.index))).toBe(expectedSha(m, m.final_txid));
+  });
+
+  test("the delta after one new L0 file is the size of that file's index, not the database's", async () => {
+    const name = uniq("delta");
+    const pageSize = 4096;
+    const pages = 5000;
+    const snap = new LtxWriter({ pageSize, commit: pages, minTxid: 1, maxTxid: 1, timestamp: 1_700_000_000_000 });
+    for (let p = 1; p <= pages; p++) snap.addPage(p, new Uint8Array(pageSize).fill(p % 251));
+    await r2.put(`${name}/0009/${formatLtxFilename(1, 1)}`, snap.finish());
+    const stub = stubFor(name);
+    const h1 = await held(stub, name);
+    expect(h1.lastSyncBytes).toBeGreaterThan(pages * 20);
+    const l0 = new LtxWriter({ pageSize, commit: pages, minTxid: 2, maxTxid: 2, timestamp: 1_700_000_001_000 });
+    for (const p of [1, 2500, 5000]) l0.addPage(p, new Uint8Array(pageSize).fill(7));
+    await r2.put(`${name}/0000/${formatLtxFilename(2, 2)}`, l0.finish());
+    await runDurableObjectAlarm(stub);
+    const h2 = await held(stub, name, h1);
+    expect(h2.index.txid).toBe(2);
+    expect(h2.lastSyncBytes).toBe(3 * 28);
+    expect(h2.index.lookup(2500)?.file.key).toBe(`${name}/0000/${formatLtxFilename(2, 2)}`);
+    expect(h2.index.lookup(2499)?.file.key).toBe(`${name}/0009/${formatLtxFilename(1, 1)}`);
+  });
+});
+
+describe("read-your-writes and time travel", () => {
+  test("waitFor resolves once the position reaches the TXID, and times out clearly", async () => {
+    const name = uniq("wait");
+    const m = await manifest("poll");
+    await seedReplica(r2, "poll/before", name);
+    const stub = stubFor(name);
+    await held(stub, name);
+    const after = Number.parseInt(m.after_final_txid ?? "", 16);
+    const timeout = await stub.waitFor(name, after, 300);
+    expect(timeout).toMatchObject({ ok: false, error: { code: "WAIT_TIMEOUT" } });
+    const waiting = stub.waitFor(name, after, 10_000);
+    await pollForward(name);
+    const r = await waiting;
+    expect(r.ok && r.value.txid).toBe(after);
+  });
+
+  test("indexAt builds an earlier TXID and an earlier time without moving the live index", async () => {
+    const name = uniq("tt");
+    const m = await manifest("multi-level");
+    await seedReplica(r2, "multi-level", name);
+    const stub = stubFor(name);
+    const live = await held(stub, name);
+    const older = m.checked_states.filter((s) => s.txid !== m.final_txid);
+    for (const s of older.slice(0, 3)) {
+      const h = await loadIndexAt(stub, name, { txid: s.txid_int });
+      expect(h.index.txid).toBe(s.txid_int);
+      expect(await sha256Hex(await readDatabase(r2, h.index))).toBe(s.sha256);
+    }
+    const now = await loadIndexAt(stub, name, { timestamp: Date.now() });
+    expect(now.index.txid).toBe(live.index.txid);
+    expect(await stub.indexAt(name, { txid: live.index.txid + 5 })).toMatchObject({ ok: false, error: { code: "TXID_NOT_YET_AVAILABLE" } });
+    expect(await stub.indexAt(name, { timestamp: 0 })).toMatchObject({ ok: false, error: { code: "PLAN_TIME_NOT_AVAILABLE" } });
+    expect((await held(stub, name, live)).index.txid).toBe(live.index.txid);
+  });
+
+  test("an empty or unknown replica is a clear error", async () => {
+    const stub = stubFor("no-such-replica");
+    expect(await stub.snapshot("no-such-replica", {})).toMatchObject({ ok: false, error: { code: "REPLICA_EMPTY" } });
+    const bad = stubFor("../etc");
+    expect(await bad.snapshot("../etc", {})).toMatchObject({ ok: false, error: { code: "DB_NOT_FOUND" } });
+  });
+});
