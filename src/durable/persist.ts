@@ -2,14 +2,12 @@
  * @module
  * Durable Object SQLite persistence of a page index: the position and
  * follower state as JSON in `meta`, referenced files in `files`, and the
- * entries in `chunks` of {@link CHUNK_PAGES} pages (≈ 110 KiB a row, far below
- * the 2 MB row limit). Only chunks touched by a change are rewritten.
+ * entries in `chunks` of {@link CHUNK_PAGES} pages. Only chunks touched by a change are rewritten.
  */
 import type { IndexPosition, IndexedFile } from "../page-index/page-index.ts";
 import { PageIndex } from "../page-index/page-index.ts";
-import { decodeEntries, emptyEntries, encodeEntries } from "../page-index/serialize.ts";
+import { CHUNK_PAGES, decodeEntries, emptyEntries, encodeEntries } from "../page-index/serialize.ts";
 
-export const CHUNK_PAGES = 4096;
 
 /** Follower state kept across evictions. */
 export interface PersistedState {

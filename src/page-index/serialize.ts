@@ -6,6 +6,9 @@
  */
 import type { PageEntries } from "./page-index.ts";
 
+/** Pages per stored row: ≈ 112 KiB of entries, far below DO storage's 2 MB row limit. */
+export const CHUNK_PAGES = 4096;
+
 const MAGIC = 0x3145504c; // "LPE1" read as little-endian u32
 
 /** Bytes needed for `n` entries. */
