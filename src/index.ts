@@ -1,7 +1,10 @@
+/**
+ * ltx-edge Worker entry: the HTTP API and the per-database Durable Object.
+ */
+import { createApp } from "./http/app.ts";
+
 export { DatabaseIndex } from "./durable/database-index.ts";
 
-export default {
-  async fetch(): Promise<Response> {
-    return new Response("ltx-edge");
-  },
-} satisfies ExportedHandler;
+const app = createApp();
+
+export default app satisfies ExportedHandler<Cloudflare.Env>;

@@ -1,0 +1,150 @@
+/**
+ * @module
+ * The HTTP API (Hono).
+ *
+ * - `POST /db/:name/query`  `{sql, params?, min_txid?, txid?, timestamp?, integers?, limits?}` → `{columns, rows, meta}`
+ * - `POST /db/:name/batch`  `{statements: [{sql, params?}], …}` → `{results: [{columns, rows}], meta}` (one snapshot)
+ * - `GET  /db/:name`        status from the database's Durable Object
+ * - `GET  /db`              databases
+ * - `GET  /health`
+ *
+ * Every error is `{error: {code, message}}` with a status chosen by the code.
+ *
+ * @example
+ * ```sh
+ * curl -s localhost:8787/db/sample/query -d '{"sql":"SELECT id, name FROM users WHERE id = ?","params":[7]}'
+ * ```
+ */
+import { type Context, Hono } from "hono";
+import type { DatabaseConfig } from "../config/databases.ts";
+import { databasesConfig } from "../config/open-replica.ts";
+import type { Env } from "../env.ts";
+import { formatTxid } from "../ltx/txid.ts";
+import { listDatabases, requireDatabase } from "../query/databases.ts";
+import { type QueryOutcome, isolateStats, runStatements } from "../query/service.ts";
+import { authorize } from "./auth.ts";
+import { ApiError, toApiError } from "./errors.ts";
+import { rowsJson, withRawFields } from "./json.ts";
+import { type Limits, parseLimits } from "./limits.ts";
+import { parseQueryRequest, readJsonBody } from "./request.ts";
+
+type AppEnv = { Bindings: Env & { API_TOKEN?: string; ALLOW_UNAUTHENTICATED?: string; LIMITS?: unknown; DATABASES?: unknown } };
+
+const limitsCache = new WeakMap<object, Limits>();
+function limitsOf(env: AppEnv["Bindings"]): Limits {
+  let l = limitsCache.get(env);
+  if (!l) {
+    try {
+      l = parseLimits(env.LIMITS);
+    } catch (e) {
+      throw new ApiError("CONFIG_INVALID", e instanceof Error ? e.message : String(e));
+    }
+    limitsCache.set(env, l);
+  }
+  return l;
+}
+
+function meta(o: QueryOutcome, startedAt: number): Record<string, unknown> {
+  const idx = o.snapshot.held.index;
+  const rowsReturned = o.results.reduce((n, r) => n + r.rows.length, 0);
+  return {
+    txid: idx.txid,
+    txid_hex: formatTxid(idx.txid),
+    served_from: o.snapshot.servedFrom,
+    position_time: idx.timestamp > 0 ? new Date(idx.timestamp).toISOString() : null,
+    replica_state: o.freshness.state,
+    staleness_ms: o.snapshot.servedFrom === "live" && o.freshness.sinceLastPollMs !== null ? o.freshness.sinceLastPollMs + o.snapshot.isolateAgeMs : null,
+    newest_file_age_ms: o.freshness.newestFileAgeMs,
+    duration_ms: Date.now() - startedAt,
+    index_ms: o.snapshot.indexMs,
+    exec_ms: o.execMs,
+    rows_read: o.results.reduce((n, r) => n + r.rowsRead, 0),
+    rows_returned: rowsReturned,
+    pages_read: o.stats.pagesRead,
+    vfs_reads: o.stats.vfsReads,
+    storage_requests: o.stats.storageRequests,
+    bytes_fetched: o.stats.bytesFetched,
+    isolate_hits: o.stats.isolateHits + o.stats.pageHits,
+    cache_hits: o.stats.cacheHits,
+    cache_misses: o.stats.cacheMisses,
+    index_sync_bytes: o.snapshot.held.lastSyncBytes,
+    retried: o.retried,
+    engine: o.engine,
+  };
+}
+
+function serverTiming(o: QueryOutcome): string {
+  const s = o.stats;
+  return [
+    `index;dur=${o.snapshot.indexMs}`,
+    `exec;dur=${o.execMs}`,
+    `storage;desc="requests=${s.storageRequests} bytes=${s.bytesFetched}"`,
+    `cache;desc="isolate=${s.isolateHits + s.pageHits} edge=${s.cacheHits} miss=${s.cacheMisses}"`,
+  ].join(", ");
+}
+
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.onError((err) => toApiError(err).toResponse());
+  app.notFound((c) => new ApiError("NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`).toResponse());
+
+  app.get("/", (c) => c.json({ name: "ltx-edge", endpoints: ["GET /health", "GET /db", "GET /db/:name", "POST /db/:name/query", "POST /db/:name/batch"] }));
+
+  app.get("/health", (c) => {
+    databasesConfig(c.env); // surfaces a broken DATABASES as a 500 with CONFIG_INVALID
+    limitsOf(c.env);
+    return c.json({ ok: true, isolate: isolateStats() });
+  });
+
+  app.get("/db", async (c) => {
+    authorize(c.req.raw, c.env, null);
+    return c.json({ databases: await listDatabases(c.env) });
+  });
+
+  const database = async (c: Context<AppEnv, string>): Promise<DatabaseConfig> => {
+    const cfg = await requireDatabase(c.env, c.req.param("name") ?? "");
+    authorize(c.req.raw, c.env, cfg);
+    return cfg;
+  };
+
+  app.get("/db/:name", async (c) => {
+    const cfg = await database(c);
+    const r = await c.env.DB_INDEX.getByName(cfg.name).status(cfg.name);
+    if (!r.ok) throw new ApiError(r.error.code, r.error.message);
+    return c.json(r.value);
+  });
+
+  const run = (kind: "query" | "batch") => async (c: Context<AppEnv, string>) => {
+    const startedAt = Date.now();
+    const limits = limitsOf(c.env);
+    const cfg = await database(c);
+    const body = await readJsonBody(c.req.raw, limits.maxBodyBytes);
+    const req = parseQueryRequest(body, kind, limits);
+    const outcome = await runStatements(c.env, cfg, req.statements, req.target, req.limits, (p) => c.executionCtx.waitUntil(p));
+    const m = meta(outcome, startedAt);
+    let text: string;
+    if (kind === "query") {
+      const r = outcome.results[0];
+      if (!r) throw new ApiError("INTERNAL", "no result");
+      text = withRawFields({ meta: m }, { columns: JSON.stringify(r.columns), rows: rowsJson(r.rows, req.integers) });
+    } else {
+      const results = outcome.results.map((r) => withRawFields({ rows_read: r.rowsRead }, { columns: JSON.stringify(r.columns), rows: rowsJson(r.rows, req.integers) }));
+      text = `{"results":[${results.join(",")}],"meta":${JSON.stringify(m)}}`;
+    }
+    return new Response(text, {
+      headers: {
+        "content-type": "application/json; charset=utf-8",
+        "server-timing": serverTiming(outcome),
+        "x-ltx-txid": formatTxid(outcome.snapshot.held.index.txid),
+      },
+    });
+  };
+
+  app.post("/db/:name/query", run("query"));
+  app.post("/db/:name/batch", run("batch"));
+  app.all("/db/:name/query", () => new ApiError("METHOD_NOT_ALLOWED", "use POST with a JSON body").toResponse({ allow: "POST" }));
+  app.all("/db/:name/batch", () => new ApiError("METHOD_NOT_ALLOWED", "use POST with a JSON body").toResponse({ allow: "POST" }));
+
+  return app;
+}

@@ -1,0 +1,82 @@
+/**
+ * @module
+ * Guards on every request, configurable with the `LIMITS` variable (JSON or
+ * object); a request may lower (never raise) some of them per query with a
+ * `limits` field.
+ */
+export interface Limits {
+  /** Largest request body, bytes. */
+  maxBodyBytes: number;
+  /** Longest SQL text of one statement, bytes. */
+  maxSqlBytes: number;
+  /** Most parameters of one statement. */
+  maxParams: number;
+  /** Most statements in one batch. */
+  maxStatements: number;
+  /** Most rows in one response (all statements). */
+  maxRows: number;
+  /** Largest response body (approximate JSON size of all rows), bytes. */
+  maxResponseBytes: number;
+  /** Time budget of one query or batch once it runs, ms (a runaway query is interrupted). */
+  queryTimeoutMs: number;
+  /** Storage (R2/S3) requests one query or batch may make. */
+  maxStorageRequests: number;
+  /** Longest wait for `min_txid`, ms. */
+  maxWaitMs: number;
+  /** How stale the isolate's copy of the index may get before it asks the DO for a delta, ms. */
+  maxStalenessMs: number;
+  /** Isolate segment cache, bytes. */
+  isolateCacheBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxBodyBytes: 1024 * 1024,
+  maxSqlBytes: 100_000,
+  maxParams: 100,
+  maxStatements: 50,
+  maxRows: 10_000,
+  maxResponseBytes: 8 * 1024 * 1024,
+  queryTimeoutMs: 10_000,
+  maxStorageRequests: 500,
+  maxWaitMs: 10_000,
+  maxStalenessMs: 1000,
+  isolateCacheBytes: 8 * 1024 * 1024,
+};
+
+const KEYS: Record<string, keyof Limits> = {
+  max_body_bytes: "maxBodyBytes",
+  max_sql_bytes: "maxSqlBytes",
+  max_params: "maxParams",
+  max_statements: "maxStatements",
+  max_rows: "maxRows",
+  max_response_bytes: "maxResponseBytes",
+  query_timeout_ms: "queryTimeoutMs",
+  max_storage_requests: "maxStorageRequests",
+  max_wait_ms: "maxWaitMs",
+  max_staleness_ms: "maxStalenessMs",
+  isolate_cache_bytes: "isolateCacheBytes",
+};
+
+/** Parses `LIMITS` (snake_case keys, positive numbers). Unknown keys are an error. */
+export function parseLimits(raw: unknown): Limits {
+  let v: unknown = raw;
+  if (typeof raw === "string") v = raw.trim() === "" ? {} : JSON.parse(raw);
+  const out: Limits = { ...DEFAULT_LIMITS };
+  if (v === undefined || v === null) return out;
+  if (typeof v !== "object" || Array.isArray(v)) throw new Error("LIMITS must be an object");
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+    const key = KEYS[k];
+    if (!key) throw new Error(`LIMITS: unknown key ${k}`);
+    if (typeof val !== "number" || !Number.isFinite(val) || val < 0) throw new Error(`LIMITS.${k} must be a non-negative number`);
+    out[key] = val;
+  }
+  return out;
+}
+
+/** Per-request limits: a request may only lower these. */
+export const REQUEST_LIMIT_KEYS = {
+  max_rows: "maxRows",
+  max_storage_requests: "maxStorageRequests",
+  timeout_ms: "queryTimeoutMs",
+  max_response_bytes: "maxResponseBytes",
+} as const satisfies Record<string, keyof Limits>;

@@ -1,0 +1,285 @@
+/**
+ * @module
+ * Where SQLite's page reads go: a {@link PageSource} over one page-index
+ * snapshot that reads LTX bytes in fixed, aligned *segments* of each file.
+ *
+ * Tiers, fastest first:
+ * 1. the isolate's segment cache (raw LTX bytes; compressed, so more fits) —
+ *    bounded in bytes, shared by all queries of the isolate;
+ * 2. the Cache API (`caches.default`), per colo — keys are synthetic and
+ *    immutable (database, object key, ETag, segment size, segment number):
+ *    LTX files never change under an ETag, so nothing is ever invalidated;
+ * 3. one storage range read per run of missing neighbouring segments; runs
+ *    grow while access is sequential (capped), and independent runs are
+ *    fetched in parallel (at most 6 connections).
+ *
+ * A page is decoded from the segment bytes that hold its frame (a frame may
+ * straddle two segments), checked against its pgno, and kept in a small
+ * decoded-page LRU.
+ */
+import { LtxError } from "../ltx/errors.ts";
+import { decodePageFrame } from "../ltx/page.ts";
+import type { IndexedFile, PageIndex } from "../page-index/page-index.ts";
+import { StorageError, type ObjectStore } from "../replica/types.ts";
+import type { PageSource } from "../vfs/page-source.ts";
+import { ByteLru } from "./lru.ts";
+
+/** Segment size: the unit of caching and of the smallest storage read. */
+export const SEGMENT_BYTES = 64 * 1024;
+/** Largest single storage read while scanning sequentially. */
+export const MAX_RUN_BYTES = 1024 * 1024;
+/** Parallel storage reads per query (Workers allow 6 open connections). */
+export const MAX_PARALLEL = 6;
+
+/** Per-query counters (the figures a query response reports). */
+export interface FetchStats {
+  /** readPage calls. */
+  pagesRead: number;
+  /** Pages served from the decoded-page LRU. */
+  pageHits: number;
+  /** Segments found in the isolate cache. */
+  isolateHits: number;
+  /** Segments found in the Cache API. */
+  cacheHits: number;
+  /** Segments that had to come from storage. */
+  cacheMisses: number;
+  /** Range reads sent to R2/S3. */
+  storageRequests: number;
+  /** Bytes received from storage. */
+  bytesFetched: number;
+}
+
+export function newFetchStats(): FetchStats {
+  return { pagesRead: 0, pageHits: 0, isolateHits: 0, cacheHits: 0, cacheMisses: 0, storageRequests: 0, bytesFetched: 0 };
+}
+
+/** Raised when a query would exceed its storage-request budget. */
+export class FetchLimitError extends Error {
+  readonly code = "QUERY_STORAGE_LIMIT";
+  constructor(limit: number) {
+    super(`query needs more than ${limit} storage requests (limit); narrow it or raise max_storage_requests`);
+    this.name = "FetchLimitError";
+  }
+}
+
+/** Isolate-wide caches, shared by every query and database of the isolate. */
+export class IsolateCaches {
+  readonly segments: ByteLru<Uint8Array>;
+  readonly pages: ByteLru<Uint8Array>;
+  constructor(segmentBytes: number, pageBytes: number) {
+    this.segments = new ByteLru(segmentBytes);
+    this.pages = new ByteLru(pageBytes);
+  }
+}
+
+export interface FetcherOptions {
+  /** Database name (part of Cache API keys). */
+  db: string;
+  store: ObjectStore;
+  caches: IsolateCaches;
+  /** `caches.default`, or null to skip the Cache API tier. */
+  edgeCache: Cache | null;
+  /** Storage requests allowed for this query. */
+  maxStorageRequests: number;
+  stats?: FetchStats;
+  /** Called for background work (Cache API puts) so the response need not wait. */
+  waitUntil?: (p: Promise<unknown>) => void;
+}
+
+function segKey(file: IndexedFile, seg: number): string {
+  return `${file.key}\n${file.etag}\n${seg}`;
+}
+
+/** The Cache API key of a segment: synthetic, immutable, never served to users. */
+export function edgeCacheUrl(db: string, file: IndexedFile, seg: number): string {
+  const etag = file.etag.replace(/"/g, "");
+  return `https://ltx-edge.cache/v1/${encodeURIComponent(db)}/${encodeURIComponent(file.key)}/${encodeURIComponent(etag)}/${SEGMENT_BYTES}/${seg}`;
+}
+
+/** A PageSource over one immutable index snapshot. */
+export class IndexPageSource implements PageSource {
+  readonly pageSize: number;
+  readonly pageCount: number;
+  readonly txid: number;
+  readonly stats: FetchStats;
+  private readonly index: PageIndex;
+  private readonly opts: FetcherOptions;
+  /** Sequential-run detection: the segment after the last run fetched, per file. */
+  private nextSeg = new Map<number, { seg: number; run: number }>();
+
+  constructor(index: PageIndex, opts: FetcherOptions) {
+    this.index = index;
+    this.opts = opts;
+    this.pageSize = index.pageSize;
+    this.pageCount = index.commit;
+    this.txid = index.txid;
+    this.stats = opts.stats ?? newFetchStats();
+  }
+
+  async readPage(pgno: number): Promise<Uint8Array> {
+    this.stats.pagesRead++;
+    const ref = this.index.lookup(pgno);
+    if (!ref) throw new LtxError("LTX_BAD_INDEX", `page ${pgno} is not in the index at TXID ${this.txid}`);
+    const { file, offset, size } = ref;
+    const pageKey = `${file.key}\n${file.etag}\n${offset}`;
+    const cached = this.opts.caches.pages.get(pageKey);
+    if (cached) {
+      this.stats.pageHits++;
+      return cached;
+    }
+    const first = Math.floor(offset / SEGMENT_BYTES);
+    const last = Math.floor((offset + size - 1) / SEGMENT_BYTES);
+    const segs = await this.segments(file, first, last);
+    const frame = segs.length === 1 ? (segs[0] as Uint8Array) : concat(segs);
+    const base = first * SEGMENT_BYTES;
+    const page = new Uint8Array(this.pageSize);
+    try {
+      decodePageFrame(frame, offset - base, offset - base + size, page, { file: file.key, absBase: base, expectedPgno: pgno });
+    } catch (e) {
+      // Never keep bytes that failed to decode.
+      for (let s = first; s <= last; s++) this.opts.caches.segments.delete(segKey(file, s));
+      throw e;
+    }
+    this.opts.caches.pages.set(pageKey, page);
+    return page;
+  }
+
+  /** Segments [first, last] of a file, from the cheapest tier that has each. */
+  private async segments(file: IndexedFile, first: number, last: number): Promise<Uint8Array[]> {
+    const out: (Uint8Array | undefined)[] = [];
+    const missing: number[] = [];
+    for (let s = first; s <= last; s++) {
+      const hit = this.opts.caches.segments.get(segKey(file, s));
+      if (hit) {
+        this.stats.isolateHits++;
+        out[s - first] = hit;
+      } else missing.push(s);
+    }
+    if (missing.length === 0) return out as Uint8Array[];
+    const fromEdge = await Promise.all(missing.map((s) => this.edgeGet(file, s)));
+    const toFetch: number[] = [];
+    missing.forEach((s, i) => {
+      const b = fromEdge[i];
+      if (b) {
+        this.stats.cacheHits++;
+        this.opts.caches.segments.set(segKey(file, s), b);
+        out[s - first] = b;
+      } else toFetch.push(s);
+    });
+    if (toFetch.length > 0) {
+      const fetched = await this.fetchSegments(file, toFetch);
+      for (const [s, b] of fetched) if (s >= first && s <= last) out[s - first] = b;
+    }
+    return out as Uint8Array[];
+  }
+
+  private async edgeGet(file: IndexedFile, seg: number): Promise<Uint8Array | null> {
+    const cache = this.opts.edgeCache;
+    if (!cache) return null;
+    try {
+      const res = await cache.match(edgeCacheUrl(this.opts.db, file, seg));
+      if (!res) return null;
+      const b = new Uint8Array(await res.arrayBuffer());
+      return b.length === this.segmentLength(file, seg) ? b : null;
+    } catch {
+      return null; // the cache is an optimisation; storage is the truth
+    }
+  }
+
+  private segmentLength(file: IndexedFile, seg: number): number {
+    return Math.min(SEGMENT_BYTES, file.size - seg * SEGMENT_BYTES);
+  }
+
+  /**
+   * Fetches the given segments (plus read-ahead when access is sequential)
+   * in runs of contiguous segments, in parallel, and caches them.
+   */
+  private async fetchSegments(file: IndexedFile, segs: number[]): Promise<Map<number, Uint8Array>> {
+    const lastSeg = Math.floor((file.size - 1) / SEGMENT_BYTES);
+    const maxRun = MAX_RUN_BYTES / SEGMENT_BYTES;
+    // Read-ahead: a miss right after the previous run doubles the run length.
+    const seq = this.nextSeg.get(file.id);
+    const start = segs[0] as number;
+    let runLen = seq && seq.seg === start ? Math.min(maxRun, seq.run * 2) : 1;
+    const wanted = new Set(segs);
+    let end = Math.max(segs[segs.length - 1] as number, Math.min(lastSeg, start + runLen - 1));
+    for (let s = (segs[segs.length - 1] as number) + 1; s <= end; s++) {
+      if (this.opts.caches.segments.get(segKey(file, s))) {
+        end = s - 1;
+        break;
+      }
+      wanted.add(s);
+    }
+    runLen = end - start + 1;
+    this.nextSeg.set(file.id, { seg: end + 1, run: runLen });
+    // Group into contiguous runs of at most maxRun segments.
+    const all = [...wanted].sort((a, b) => a - b);
+    const runs: [number, number][] = [];
+    for (const s of all) {
+      const r = runs[runs.length - 1];
+      if (r && s === r[1] + 1 && s - r[0] < maxRun) r[1] = s;
+      else runs.push([s, s]);
+    }
+    const result = new Map<number, Uint8Array>();
+    for (let i = 0; i < runs.length; i += MAX_PARALLEL) {
+      await Promise.all(runs.slice(i, i + MAX_PARALLEL).map(([a, b]) => this.fetchRun(file, a, b, result)));
+    }
+    return result;
+  }
+
+  private async fetchRun(file: IndexedFile, a: number, b: number, into: Map<number, Uint8Array>): Promise<void> {
+    if (this.stats.storageRequests >= this.opts.maxStorageRequests) throw new FetchLimitError(this.opts.maxStorageRequests);
+    this.stats.storageRequests++;
+    const offset = a * SEGMENT_BYTES;
+    const length = Math.min(file.size, (b + 1) * SEGMENT_BYTES) - offset;
+    let bytes: Uint8Array;
+    try {
+      const r = await this.opts.store.getRange(file.key, offset, length);
+      if (r.etag && file.etag && stripQuotes(r.etag) !== stripQuotes(file.etag)) {
+        throw new StorageError("STORAGE_NOT_FOUND", `${file.key} was replaced (ETag changed); the index is stale`, { key: file.key });
+      }
+      bytes = r.bytes;
+    } catch (e) {
+      if (e instanceof StorageError) throw e;
+      throw new StorageError("STORAGE_ERROR", `reading ${file.key}: ${e instanceof Error ? e.message : String(e)}`, { key: file.key, cause: e });
+    }
+    if (bytes.length !== length) {
+      throw new StorageError("STORAGE_BAD_RESPONSE", `short read of ${file.key}: ${bytes.length} of ${length} bytes`, { key: file.key });
+    }
+    this.stats.bytesFetched += bytes.length;
+    this.stats.cacheMisses += b - a + 1;
+    for (let s = a; s <= b; s++) {
+      const seg = bytes.slice((s - a) * SEGMENT_BYTES, Math.min(bytes.length, (s - a + 1) * SEGMENT_BYTES));
+      into.set(s, seg);
+      this.opts.caches.segments.set(segKey(file, s), seg);
+      this.edgePut(file, s, seg);
+    }
+  }
+
+  private edgePut(file: IndexedFile, seg: number, bytes: Uint8Array): void {
+    const cache = this.opts.edgeCache;
+    if (!cache) return;
+    const res = new Response(bytes, {
+      status: 200,
+      headers: { "content-type": "application/octet-stream", "cache-control": "public, max-age=31536000, immutable" },
+    });
+    const p = cache.put(edgeCacheUrl(this.opts.db, file, seg), res).catch(() => undefined);
+    if (this.opts.waitUntil) this.opts.waitUntil(p);
+  }
+}
+
+function stripQuotes(s: string): string {
+  return s.replace(/"/g, "");
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

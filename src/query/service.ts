@@ -1,0 +1,223 @@
+/**
+ * @module
+ * Runs queries for the HTTP API: keeps each database's page index per
+ * isolate (a delta from the DO at most every `maxStalenessMs`), waits for
+ * `min_txid`, loads time-travel indexes, runs every statement of a request
+ * on one index snapshot, and heals once when a file vanished mid-query.
+ */
+import type { DatabaseConfig } from "../config/databases.ts";
+import { openStore } from "../config/open-replica.ts";
+import { type HeldIndex, loadIndexAt, syncIndex } from "../durable/client.ts";
+import type { Freshness } from "../durable/protocol.ts";
+import type { Env } from "../env.ts";
+import { ApiError } from "../http/errors.ts";
+import type { Limits } from "../http/limits.ts";
+import type { ReadTarget } from "../http/request.ts";
+import { formatTxid } from "../ltx/txid.ts";
+import { type FetchStats, IndexPageSource, IsolateCaches, newFetchStats } from "../pages/page-fetcher.ts";
+import type { ObjectStore } from "../replica/types.ts";
+import { SqlEngine } from "../sql/engine.ts";
+import type { StatementInput, StatementResult } from "../sql/types.ts";
+
+const TIME_TRAVEL_KEPT = 4;
+
+interface LiveState {
+  held: HeldIndex | null;
+  syncedAt: number;
+  syncing: Promise<HeldIndex> | null;
+}
+
+/** Everything one isolate keeps between requests. */
+class IsolateState {
+  engine: Promise<SqlEngine> | null = null;
+  caches: IsolateCaches | null = null;
+  readonly live = new Map<string, LiveState>();
+  readonly timeTravel = new Map<string, HeldIndex>();
+  readonly stores = new Map<string, ObjectStore>();
+}
+
+const isolate = new IsolateState();
+
+function engine(): Promise<SqlEngine> {
+  if (!isolate.engine) {
+    isolate.engine = SqlEngine.create();
+    isolate.engine.catch(() => {
+      isolate.engine = null;
+    });
+  }
+  return isolate.engine;
+}
+
+function caches_(limits: Limits): IsolateCaches {
+  if (!isolate.caches) isolate.caches = new IsolateCaches(limits.isolateCacheBytes, Math.max(256 * 1024, limits.isolateCacheBytes / 4));
+  return isolate.caches;
+}
+
+function storeFor(env: Env, cfg: DatabaseConfig): ObjectStore {
+  let s = isolate.stores.get(cfg.name);
+  if (!s) {
+    s = openStore(env, cfg);
+    isolate.stores.set(cfg.name, s);
+  }
+  return s;
+}
+
+function stubFor(env: Env, name: string) {
+  return env.DB_INDEX.getByName(name);
+}
+
+function unwrapRpc<T>(r: { ok: true; value: T } | { ok: false; error: { code: string; message: string } }): T {
+  if (!r.ok) throw new ApiError(r.error.code, r.error.message);
+  return r.value;
+}
+
+/** Brings the isolate's index up to date (one sync in flight per database). */
+async function syncLive(env: Env, name: string, force: boolean, maxStalenessMs: number): Promise<HeldIndex> {
+  let st = isolate.live.get(name);
+  if (!st) {
+    st = { held: null, syncedAt: 0, syncing: null };
+    isolate.live.set(name, st);
+  }
+  const state = st;
+  if (!force && state.held && Date.now() - state.syncedAt <= maxStalenessMs) return state.held;
+  if (!state.syncing) {
+    state.syncing = syncIndex(stubFor(env, name), name, state.held)
+      .then((held) => {
+        state.held = held;
+        state.syncedAt = Date.now();
+        return held;
+      })
+      .finally(() => {
+        state.syncing = null;
+      });
+  }
+  return state.syncing;
+}
+
+export interface Snapshot {
+  held: HeldIndex;
+  servedFrom: "live" | "time_travel";
+  indexMs: number;
+  /** How old the isolate's copy is (0 right after a sync). */
+  isolateAgeMs: number;
+}
+
+async function snapshotFor(env: Env, name: string, target: ReadTarget, limits: Limits, force: boolean): Promise<Snapshot> {
+  const t0 = Date.now();
+  if (target.kind === "txid" || target.kind === "timestamp") {
+    const key = `${name}\n${target.kind}\n${target.kind === "txid" ? target.txid : target.timestamp}`;
+    let held = isolate.timeTravel.get(key);
+    if (!held) {
+      const rpcTarget = target.kind === "txid" ? { txid: target.txid } : { timestamp: target.timestamp };
+      try {
+        held = await loadIndexAt(stubFor(env, name), name, rpcTarget);
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        throw new ApiError(typeof code === "string" ? code : "INTERNAL", e instanceof Error ? e.message : String(e));
+      }
+      isolate.timeTravel.set(key, held);
+      while (isolate.timeTravel.size > TIME_TRAVEL_KEPT) isolate.timeTravel.delete(isolate.timeTravel.keys().next().value as string);
+    }
+    return { held, servedFrom: "time_travel", indexMs: Date.now() - t0, isolateAgeMs: 0 };
+  }
+  let held = await syncLive(env, name, force, limits.maxStalenessMs).catch((e: unknown) => {
+    const code = (e as { code?: unknown }).code;
+    throw new ApiError(typeof code === "string" ? code : "INTERNAL", e instanceof Error ? e.message : String(e));
+  });
+  if (target.minTxid !== null && held.index.txid < target.minTxid) {
+    unwrapRpc(await stubFor(env, name).waitFor(name, target.minTxid, limits.maxWaitMs));
+    held = await syncLive(env, name, true, limits.maxStalenessMs);
+    if (held.index.txid < target.minTxid) {
+      throw new ApiError("WAIT_TIMEOUT", `replica reached ${formatTxid(held.index.txid)}, not min_txid ${formatTxid(target.minTxid)}`);
+    }
+  }
+  const st = isolate.live.get(name);
+  return { held, servedFrom: "live", indexMs: Date.now() - t0, isolateAgeMs: st ? Date.now() - st.syncedAt : 0 };
+}
+
+export interface QueryOutcome {
+  results: StatementResult[];
+  snapshot: Snapshot;
+  stats: FetchStats & { vfsReads: number };
+  execMs: number;
+  engine: string;
+  freshness: Freshness;
+  retried: boolean;
+}
+
+/**
+ * Runs statements on one index snapshot. A file that vanished (compaction or
+ * retention) is reported to the DO, which heals; the query then runs once more
+ * on the fresh index.
+ */
+export async function runStatements(
+  env: Env,
+  cfg: DatabaseConfig,
+  statements: StatementInput[],
+  target: ReadTarget,
+  limits: Limits,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<QueryOutcome> {
+  const eng = await engine();
+  let retried = false;
+  for (let attempt = 0; ; attempt++) {
+    const snapshot = await snapshotFor(env, cfg.name, target, limits, attempt > 0);
+    const stats = newFetchStats();
+    const source = new IndexPageSource(snapshot.held.index, {
+      db: cfg.name,
+      store: storeFor(env, cfg),
+      caches: caches_(limits),
+      edgeCache: typeof caches !== "undefined" ? caches.default : null,
+      maxStorageRequests: limits.maxStorageRequests,
+      stats,
+      waitUntil,
+    });
+    const t0 = Date.now();
+    try {
+      // One connection per database and generation: SQLite's page cache must never span two histories.
+      const r = await eng.execute(`${cfg.name}#${snapshot.held.generation}`, source, statements, {
+        maxRows: limits.maxRows,
+        maxResultBytes: limits.maxResponseBytes,
+        timeoutMs: limits.queryTimeoutMs,
+      });
+      return {
+        results: r.results,
+        snapshot,
+        stats: { ...stats, vfsReads: r.stats.vfsReads },
+        execMs: Date.now() - t0,
+        engine: eng.build,
+        freshness: snapshot.held.freshness,
+        retried,
+      };
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      const key = (e as { key?: unknown }).key;
+      if (attempt === 0 && code === "STORAGE_NOT_FOUND" && typeof key === "string" && snapshot.servedFrom === "live") {
+        retried = true;
+        unwrapRpc(await stubFor(env, cfg.name).reportMissing(cfg.name, key));
+        continue;
+      }
+      if (attempt === 0 && code === "SQL_ENGINE_RESET") {
+        retried = true;
+        continue;
+      }
+      throw e;
+    }
+  }
+}
+
+/** Drops everything the isolate holds for a database (tests, admin). */
+export function forgetDatabase(name: string): void {
+  isolate.live.delete(name);
+  for (const k of [...isolate.timeTravel.keys()]) if (k.startsWith(`${name}\n`)) isolate.timeTravel.delete(k);
+  isolate.stores.delete(name);
+}
+
+/** Isolate cache figures for the health endpoint. */
+export function isolateStats(): { segmentCacheBytes: number; pageCacheBytes: number; databases: number } {
+  return {
+    segmentCacheBytes: isolate.caches?.segments.byteLength ?? 0,
+    pageCacheBytes: isolate.caches?.pages.byteLength ?? 0,
+    databases: isolate.live.size,
+  };
+}
