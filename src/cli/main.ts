@@ -1,0 +1,108 @@
+/**
+ * @module
+ * Entry point of the `ltx-edge` command line: dispatches to the command
+ * modules and turns errors into one line on stderr and an exit code
+ * (0 ok, 1 user error or failed verification, 2 unknown command or flag).
+ *
+ * @example
+ * ```ts
+ * import { main } from "./src/cli/main.ts";
+ * process.exitCode = await main(process.argv.slice(2));
+ * ```
+ */
+import { readFileSync } from "node:fs";
+import { CliError, formatDebug, formatError, usageError } from "./errors.ts";
+import { importHelp, runImport } from "./import.ts";
+import { infoHelp, runInfo } from "./info.ts";
+import { type CliIo, processIo } from "./io.ts";
+import { restoreHelp, runRestore } from "./restore.ts";
+import { runVerify, verifyHelp } from "./verify.ts";
+
+interface Command {
+  summary: string;
+  run: (argv: readonly string[], io: CliIo) => Promise<number>;
+  help: () => string;
+}
+
+const COMMANDS: Record<string, Command> = {
+  restore: { summary: "write the database at a TXID or time to a file", run: runRestore, help: restoreHelp },
+  info: { summary: "describe a replica: levels, sizes, restorable TXIDs", run: runInfo, help: infoHelp },
+  verify: { summary: "decode and checksum every LTX file, check the latest plan", run: runVerify, help: verifyHelp },
+  import: { summary: "make a snapshot replica from a plain SQLite database", run: runImport, help: importHelp },
+};
+
+function topHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return `Usage: ltx-edge <command> [arguments] [flags]
+
+Read Litestream (v0.5, LTX) replicas from the command line.
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+  .join("\n")}
+  ${"help".padEnd(width)}  show help for a command
+
+<replica> is a directory, file:///path, or s3://bucket/prefix (S3 settings from
+--endpoint/--region/--access-key-id/--secret-access-key or the AWS_* variables).
+TXIDs are 16 hex digits, 0x-prefixed hex, or decimal.
+
+Global flags:
+  --help, -h  show help (also after a command)
+  --version   print the version
+  --debug     print stack traces for errors
+
+Run 'ltx-edge <command> --help' for a command's arguments and flags.
+`;
+}
+
+function version(): string {
+  const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+  const v = typeof pkg === "object" && pkg !== null ? (pkg as { version?: unknown }).version : undefined;
+  return typeof v === "string" ? v : "unknown";
+}
+
+/** Runs the CLI with `argv` (without node and the script) and returns the exit code. */
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const debug = argv.includes("--debug");
+  try {
+    const first = argv.findIndex((a) => a !== "--debug");
+    const head = first < 0 ? undefined : argv[first];
+    const rest = first < 0 ? [] : argv.slice(first + 1);
+    if (head === undefined) {
+      io.stderr.write(topHelp());
+      return 2;
+    }
+    if (head === "--help" || head === "-h") {
+      io.stdout.write(topHelp());
+      return 0;
+    }
+    if (head === "--version") {
+      io.stdout.write(`ltx-edge ${version()}\n`);
+      return 0;
+    }
+    if (head === "help") {
+      const name = rest.find((a) => a !== "--debug");
+      if (name === undefined) {
+        io.stdout.write(topHelp());
+        return 0;
+      }
+      const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+      if (!cmd) throw usageError("CLI_UNKNOWN_COMMAND", `unknown command ${JSON.stringify(name)}`);
+      io.stdout.write(cmd.help());
+      return 0;
+    }
+    if (head.startsWith("-")) throw usageError("CLI_UNKNOWN_FLAG", `unknown flag ${head} (flags go after the command)`);
+    const cmd = Object.hasOwn(COMMANDS, head) ? COMMANDS[head] : undefined;
+    if (!cmd) throw usageError("CLI_UNKNOWN_COMMAND", `unknown command ${JSON.stringify(head)}`);
+    return await cmd.run(rest, io);
+  } catch (e) {
+    io.stderr.write(`${formatError(e)}\n`);
+    if (debug) io.stderr.write(`${formatDebug(e)}\n`);
+    if (e instanceof CliError && e.exitCode === 2) {
+      io.stderr.write("Run 'ltx-edge --help' for the commands and 'ltx-edge <command> --help' for their flags.\n");
+      return 2;
+    }
+    return 1;
+  }
+}
