@@ -1,0 +1,55 @@
+/**
+ * @module
+ * SqlError: every failure of the SQL engine that is not an error thrown by the
+ * PageSource itself (those are rethrown unchanged) carries one stable code.
+ */
+
+export type SqlErrorCode =
+  /** Malformed SQL or any prepare-time error (including "no such table"/"no such column"). */
+  | "SQL_SYNTAX"
+  /** The statement would write, change settings, attach, or call a forbidden function. */
+  | "SQL_READONLY"
+  | "SQL_TOO_MANY_ROWS"
+  | "SQL_RESULT_TOO_LARGE"
+  /** Interrupted after the execute() time budget ran out. */
+  | "SQL_TIMEOUT"
+  /** More than one statement in one StatementInput. */
+  | "SQL_MULTIPLE_STATEMENTS"
+  /** Parameter count/name mismatch or an unsupported parameter type. */
+  | "SQL_BAD_PARAMS"
+  /** The wasm instance trapped and was replaced; the call may be retried. */
+  | "SQL_ENGINE_RESET"
+  /** Any other SQLite error (runtime errors, corrupt data, ...). */
+  | "SQL_ERROR";
+
+export interface SqlErrorDetails {
+  /** SQLite result code, when the error came from SQLite. */
+  sqliteCode?: number;
+  /** Index of the failing statement in the execute() call. */
+  statementIndex?: number;
+  cause?: unknown;
+}
+
+export class SqlError extends Error {
+  readonly code: SqlErrorCode;
+  readonly sqliteCode: number | undefined;
+  readonly statementIndex: number | undefined;
+
+  constructor(code: SqlErrorCode, message: string, details: SqlErrorDetails = {}) {
+    super(message, details.cause !== undefined ? { cause: details.cause } : undefined);
+    this.name = "SqlError";
+    this.code = code;
+    this.sqliteCode = details.sqliteCode;
+    this.statementIndex = details.statementIndex;
+  }
+
+  /** The same error tagged with the statement it belongs to. */
+  atStatement(index: number): SqlError {
+    if (this.statementIndex !== undefined) return this;
+    return new SqlError(this.code, this.message, {
+      sqliteCode: this.sqliteCode,
+      statementIndex: index,
+      cause: this.cause,
+    });
+  }
+}

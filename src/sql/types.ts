@@ -1,0 +1,55 @@
+/**
+ * @module
+ * Public types of the SQL engine (values, statements, results, limits).
+ */
+
+/** A SQLite value as returned: INTEGER is always bigint (exact to 64 bits), REAL is number. */
+export type SqlValue = null | number | bigint | string | Uint8Array;
+
+/**
+ * A bindable value. Binding rules: bigint → INTEGER (must fit in int64);
+ * number → INTEGER when it is a safe integer, else REAL (so pass a bigint for
+ * integers beyond 2^53, and note 1.0 === 1 binds as INTEGER); boolean → 0/1;
+ * string → TEXT; Uint8Array → BLOB (empty stays an empty BLOB); null → NULL.
+ */
+export type SqlParam = SqlValue | boolean;
+
+export interface StatementInput {
+  /** Exactly one statement; trailing whitespace, semicolons and comments are fine. */
+  sql: string;
+  /** Positional (`?`, `?N` by index) or named (`:a`, `@a`, `$a`; keys with or without the prefix). */
+  params?: SqlParam[] | Record<string, SqlParam>;
+}
+
+export interface StatementResult {
+  columns: string[];
+  /**
+   * Declared column types. Always null with the shipped wa-sqlite builds:
+   * they are compiled with SQLITE_OMIT_DECLTYPE (no sqlite3_column_decltype).
+   */
+  columnTypes: (string | null)[];
+  rows: SqlValue[][];
+  /** Rows produced by this statement (equals rows.length). */
+  rowsRead: number;
+}
+
+export interface ExecLimits {
+  /** Maximum rows over all statements of one execute() call. */
+  maxRows: number;
+  /** Maximum approximate JSON size of all results of one execute() call. */
+  maxResultBytes: number;
+  /** Wall-clock budget of one execute() call, measured once it holds the engine. */
+  timeoutMs: number;
+}
+
+export interface ExecStats {
+  /** PageSource.readPage calls. */
+  pagesRead: number;
+  /** VFS xRead calls made by SQLite. */
+  vfsReads: number;
+}
+
+export interface ExecResult {
+  results: StatementResult[];
+  stats: ExecStats;
+}
