@@ -197,10 +197,12 @@ export class IndexPageSource implements PageSource {
   private async fetchSegments(file: IndexedFile, segs: number[]): Promise<Map<number, Uint8Array>> {
     const lastSeg = Math.floor((file.size - 1) / SEGMENT_BYTES);
     const maxRun = MAX_RUN_BYTES / SEGMENT_BYTES;
-    // Read-ahead: a miss right after the previous run doubles the run length.
+    // Read-ahead: a miss at or shortly after the end of the previous run (a
+    // scan skipping over another b-tree's pages) doubles the run length.
     const seq = this.nextSeg.get(file.id);
     const start = segs[0] as number;
-    let runLen = seq && seq.seg === start ? Math.min(maxRun, seq.run * 2) : 1;
+    const sequential = seq !== undefined && start >= seq.seg && start <= seq.seg + seq.run;
+    let runLen = sequential ? Math.min(maxRun, seq.run * 2) : 1;
     const wanted = new Set(segs);
     let end = Math.max(segs[segs.length - 1] as number, Math.min(lastSeg, start + runLen - 1));
     for (let s = (segs[segs.length - 1] as number) + 1; s <= end; s++) {

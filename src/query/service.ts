@@ -175,11 +175,15 @@ export async function runStatements(
     const t0 = Date.now();
     try {
       // One connection per database and generation: SQLite's page cache must never span two histories.
-      const r = await eng.execute(`${cfg.name}#${snapshot.held.generation}`, source, statements, {
+      const running = eng.execute(`${cfg.name}#${snapshot.held.generation}`, source, statements, {
         maxRows: limits.maxRows,
         maxResultBytes: limits.maxResponseBytes,
         timeoutMs: limits.queryTimeoutMs,
       });
+      // Keep the engine's holder alive even if the client goes away mid-query,
+      // so the per-instance queue never waits on an abandoned read.
+      waitUntil(running.catch(() => undefined));
+      const r = await running;
       return {
         results: r.results,
         snapshot,

@@ -86,3 +86,11 @@ export function expectedSha(m: FixtureManifest, txid: string): string {
   if (!s) throw new Error(`no state ${txid} in ${m.name}`);
   return s.sha256;
 }
+
+/** Makes a replica seeded from `poll/before` look like `poll/after`: upload what it adds, delete what it removes. */
+export async function advancePoll(store: WritableObjectStore, prefix: string, layout: Layout = "s3"): Promise<void> {
+  const before = new Set(fixtureLtxFiles("poll/before"));
+  const after = new Set(fixtureLtxFiles("poll/after"));
+  for (const rel of after) if (!before.has(rel)) await store.put(keyFor(prefix, layout, rel), await fixtureBytes(`poll/after/${rel}`));
+  for (const rel of before) if (!after.has(rel)) await store.delete(keyFor(prefix, layout, rel));
+}

@@ -9,7 +9,7 @@ import { R2Store } from "../../src/replica/r2.ts";
 import { S3Store } from "../../src/replica/s3.ts";
 import { StorageError, type ObjectStore } from "../../src/replica/types.ts";
 import { inject } from "vitest";
-import { expectedSha, fixtureBytes, fixtureLtxFiles, keyFor, manifest, readDatabase, seedReplica, sha256Hex, wipe } from "../support/seed.ts";
+import { advancePoll, expectedSha, fixtureLtxFiles, keyFor, manifest, readDatabase, seedReplica, sha256Hex, wipe } from "../support/seed.ts";
 
 const r2 = new R2Store(env.BUCKET);
 const stubs: DurableObjectStub<DatabaseIndex>[] = [];
@@ -62,13 +62,7 @@ describe("every fixture through the Durable Object", () => {
   });
 });
 
-/** Makes the replica look like `poll/after`: upload what it adds, delete what it removes. */
-async function pollForward(prefix: string): Promise<void> {
-  const before = new Set(fixtureLtxFiles("poll/before"));
-  const after = new Set(fixtureLtxFiles("poll/after"));
-  for (const rel of after) if (!before.has(rel)) await r2.put(keyFor(prefix, "s3", rel), await fixtureBytes(`poll/after/${rel}`));
-  for (const rel of before) if (!after.has(rel)) await r2.delete(keyFor(prefix, "s3", rel));
-}
+const pollForward = (prefix: string) => advancePoll(r2, prefix);
 
 describe("polling on alarms", () => {
   test("poll fixture: before → after via the alarm; the delta restores the after sha256", async () => {
