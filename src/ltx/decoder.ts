@@ -9,7 +9,7 @@ import { readU64 } from "./bytes.ts";
 import { CHECKSUM_FLAG, Crc64 } from "./crc64.ts";
 import { LtxError } from "./errors.ts";
 import { type FileIndex, decodeFileIndexFromTail } from "./file-index.ts";
-import { HEADER_SIZE, PAGE_HEADER_SIZE, TRAILER_SIZE, type LtxHeader, decodeHeader, isSnapshot, lockPgno } from "./header.ts";
+import { HEADER_FLAG_NO_CHECKSUM, HEADER_SIZE, PAGE_HEADER_SIZE, TRAILER_SIZE, type LtxHeader, decodeHeader, isSnapshot, lockPgno } from "./header.ts";
 import { PAGE_FLAG_SIZE, decodePageFrame } from "./page.ts";
 
 export interface DecodedLtxFile {
@@ -105,6 +105,13 @@ export function decodeLtxFile(bytes: Uint8Array, opts: DecodeFileOptions = {}): 
         { file, offset: size - 8 },
       );
     }
+  }
+  // Trailer rule (spec §8, Go Trailer.Validate): 0 under NoChecksum, else nonzero with bit 63 set.
+  if ((header.flags & HEADER_FLAG_NO_CHECKSUM) !== 0 ? postApplyChecksum !== 0n : (postApplyChecksum & CHECKSUM_FLAG) === 0n) {
+    throw new LtxError("LTX_BAD_HEADER", `invalid post-apply checksum ${postApplyChecksum.toString(16).padStart(16, "0")} for header flags 0x${header.flags.toString(16)}`, {
+      file,
+      offset: size - TRAILER_SIZE,
+    });
   }
   return { header, index, postApplyChecksum, fileChecksum, encodings };
 }

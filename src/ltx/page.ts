@@ -37,6 +37,10 @@ export function decodePageFrame(
 ): DecodedFrame {
   const abs = (rel: number) => (opts.absBase ?? 0) + rel;
   const file = opts.file;
+  if (end > src.length) {
+    // A short range read (object replaced or truncated since its index was read).
+    throw new LtxError("LTX_TRUNCATED", `page frame needs ${end - start} bytes, only ${src.length - start} read`, { file, offset: abs(src.length) });
+  }
   if (end - start < PAGE_HEADER_SIZE + 4) {
     throw new LtxError("LTX_TRUNCATED", "page frame too short", { file, offset: abs(start) });
   }
@@ -55,44 +59,48 @@ export function decodePageFrame(
     });
   }
   const flags = readU16(src, start + 4);
-  try {
-    if (flags === PAGE_FLAG_SIZE) {
-      const n = readU32(src, start + 6);
-      const blockStart = start + 10;
-      if (n === 0 || blockStart + n > end) {
-        throw new LtxError("LTX_BAD_FRAME", `compressed size ${n} exceeds the frame`, { file, offset: abs(start + 6) });
+  // LZ4 errors carry offsets relative to `src` and no file; re-base only those
+  // (errors built here already hold absolute offsets).
+  const lz4 = <T>(run: () => T): T => {
+    try {
+      return run();
+    } catch (e) {
+      if (e instanceof LtxError && e.file === undefined) {
+        throw new LtxError(e.code, e.message, { file, offset: abs(e.offset ?? start), cause: e.cause });
       }
-      const produced = decodeLz4Block(src, blockStart, blockStart + n, dst);
-      if (produced !== dst.length) {
-        throw new LtxError("LTX_BAD_LZ4", `page decompressed to ${produced} bytes, expected ${dst.length}`, {
-          file,
-          offset: abs(blockStart),
-        });
-      }
-      return { pgno, consumed: 10 + n, flags };
+      throw e;
     }
-    if (flags === 0) {
-      if (!isLz4FrameMagic(src, start + PAGE_HEADER_SIZE)) {
-        throw new LtxError("LTX_BAD_FRAME", "frame-encoded page does not start with the LZ4 frame magic", {
-          file,
-          offset: abs(start + PAGE_HEADER_SIZE),
-        });
-      }
-      const r = decodeLz4Frame(src, start + PAGE_HEADER_SIZE, end, dst);
-      if (r.produced !== dst.length) {
-        throw new LtxError("LTX_BAD_LZ4", `page decompressed to ${r.produced} bytes, expected ${dst.length}`, {
-          file,
-          offset: abs(start + PAGE_HEADER_SIZE),
-        });
-      }
-      return { pgno, consumed: PAGE_HEADER_SIZE + r.consumed, flags };
+  };
+  if (flags === PAGE_FLAG_SIZE) {
+    const n = readU32(src, start + 6);
+    const blockStart = start + 10;
+    if (n === 0 || blockStart + n > end) {
+      throw new LtxError("LTX_BAD_FRAME", `compressed size ${n} exceeds the frame`, { file, offset: abs(start + 6) });
     }
-  } catch (e) {
-    if (e instanceof LtxError && e.file === undefined) {
-      // LZ4 errors carry offsets relative to `src`; re-base them.
-      throw new LtxError(e.code, e.message, { file, offset: abs(e.offset ?? start), cause: e.cause });
+    const produced = lz4(() => decodeLz4Block(src, blockStart, blockStart + n, dst));
+    if (produced !== dst.length) {
+      throw new LtxError("LTX_BAD_LZ4", `page decompressed to ${produced} bytes, expected ${dst.length}`, {
+        file,
+        offset: abs(blockStart),
+      });
     }
-    throw e;
+    return { pgno, consumed: 10 + n, flags };
+  }
+  if (flags === 0) {
+    if (!isLz4FrameMagic(src, start + PAGE_HEADER_SIZE)) {
+      throw new LtxError("LTX_BAD_FRAME", "frame-encoded page does not start with the LZ4 frame magic", {
+        file,
+        offset: abs(start + PAGE_HEADER_SIZE),
+      });
+    }
+    const r = lz4(() => decodeLz4Frame(src, start + PAGE_HEADER_SIZE, end, dst));
+    if (r.produced !== dst.length) {
+      throw new LtxError("LTX_BAD_LZ4", `page decompressed to ${r.produced} bytes, expected ${dst.length}`, {
+        file,
+        offset: abs(start + PAGE_HEADER_SIZE),
+      });
+    }
+    return { pgno, consumed: PAGE_HEADER_SIZE + r.consumed, flags };
   }
   throw new LtxError("LTX_BAD_FRAME", `invalid page header flags 0x${flags.toString(16).padStart(4, "0")}`, {
     file,

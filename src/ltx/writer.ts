@@ -8,7 +8,8 @@
  */
 import { concatBytes, pushUvarint, writeU32, writeU64 } from "./bytes.ts";
 import { CHECKSUM_FLAG, Crc64 } from "./crc64.ts";
-import { HEADER_FLAG_NO_CHECKSUM, HEADER_SIZE, PAGE_HEADER_SIZE, type LtxHeader, encodeHeader, isValidPageSize, lockPgno } from "./header.ts";
+import { LtxError } from "./errors.ts";
+import { HEADER_FLAG_NO_CHECKSUM, HEADER_SIZE, PAGE_HEADER_SIZE, type LtxHeader, decodeHeader, encodeHeader, isValidPageSize, lockPgno } from "./header.ts";
 import { encodeLz4Block, encodeLz4Frame } from "./lz4.ts";
 import { PAGE_FLAG_SIZE } from "./page.ts";
 
@@ -55,9 +56,19 @@ export class LtxWriter {
       walSalt2: opts.walSalt2 ?? 0,
       nodeId: 0n,
     };
+    if (!(Number.isInteger(opts.commit) && opts.commit >= 0 && opts.commit <= 0xffffffff)) {
+      throw new RangeError(`commit ${opts.commit} is not a u32`);
+    }
     this.encoding = opts.encoding ?? "block";
     this.lock = lockPgno(opts.pageSize);
     const h = encodeHeader(this.header);
+    // Never write a header that decodeHeader (spec §4 rules) would refuse.
+    try {
+      decodeHeader(h);
+    } catch (e) {
+      if (e instanceof LtxError) throw new RangeError(`invalid LTX header: ${e.message}`);
+      throw e;
+    }
     this.parts.push(h);
     this.crc.update(h);
   }
@@ -104,7 +115,8 @@ export class LtxWriter {
     if (this.done) throw new Error("LtxWriter already finished");
     this.done = true;
     if (this.header.minTxid === 1) {
-      const last = this.lastPgno + 1 === this.lock ? this.lock : this.lastPgno;
+      // A snapshot whose Commit is the lock page ends one page before it.
+      const last = this.lastPgno + 1 === this.lock && this.header.commit === this.lock ? this.lock : this.lastPgno;
       if (last !== this.header.commit) throw new RangeError(`snapshot ends at page ${this.lastPgno}, commit is ${this.header.commit}`);
     }
     const zero = new Uint8Array(PAGE_HEADER_SIZE);
