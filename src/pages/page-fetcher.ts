@@ -198,24 +198,26 @@ export class IndexPageSource implements PageSource {
     const lastSeg = Math.floor((file.size - 1) / SEGMENT_BYTES);
     const maxRun = MAX_RUN_BYTES / SEGMENT_BYTES;
     // Read-ahead: a miss at or shortly after the end of the previous run (a
-    // scan skipping over another b-tree's pages) doubles the run length.
+    // scan stepping over pages of another b-tree) continues that run from
+    // where it ended, gap included, at double the length.
     const seq = this.nextSeg.get(file.id);
-    const start = segs[0] as number;
-    const sequential = seq !== undefined && start >= seq.seg && start <= seq.seg + seq.run;
-    let runLen = sequential ? Math.min(maxRun, seq.run * 2) : 1;
+    const first = segs[0] as number;
+    const sequential = seq !== undefined && first >= seq.seg && first <= seq.seg + seq.run;
+    const from = sequential ? seq.seg : first;
+    const runLen = sequential ? Math.min(maxRun, seq.run * 2) : 1;
     const wanted = new Set(segs);
-    let end = Math.max(segs[segs.length - 1] as number, Math.min(lastSeg, start + runLen - 1));
-    for (let s = (segs[segs.length - 1] as number) + 1; s <= end; s++) {
-      if (this.opts.caches.segments.get(segKey(file, s))) {
+    let end = Math.max(segs[segs.length - 1] as number, Math.min(lastSeg, from + runLen - 1));
+    for (let s = from; s <= end; s++) {
+      if (wanted.has(s)) continue;
+      if (s > first && this.opts.caches.segments.get(segKey(file, s))) {
         end = s - 1;
         break;
       }
-      wanted.add(s);
+      if (!this.opts.caches.segments.get(segKey(file, s))) wanted.add(s);
     }
-    runLen = end - start + 1;
-    this.nextSeg.set(file.id, { seg: end + 1, run: runLen });
+    this.nextSeg.set(file.id, { seg: end + 1, run: Math.max(1, end - from + 1) });
     // Group into contiguous runs of at most maxRun segments.
-    const all = [...wanted].sort((a, b) => a - b);
+    const all = [...wanted].filter((x) => x <= end || segs.includes(x)).sort((a, b) => a - b);
     const runs: [number, number][] = [];
     for (const s of all) {
       const r = runs[runs.length - 1];
