@@ -85,12 +85,41 @@ function param(v: Json, where: string): SqlParam {
   throw new ApiError("SQL_BAD_PARAMS", `${where}: unsupported value; use null, a boolean, number, string, {"base64": "…"} or {"integer": "…"}`);
 }
 
+/** Binary-operator tokens one statement may hold (see {@link operatorCount}). */
+export const MAX_OPERATORS = 2000;
+
+/**
+ * Counts operator characters outside string literals and quoted identifiers.
+ * The wa-sqlite builds have no expression-depth limit, and a chain of a few
+ * thousand operators (`1+1+…`, ~8 KB of SQL) overflows the wasm stack; the
+ * engine recovers, but only after throwing its instance away, so such SQL is
+ * refused up front.
+ */
+export function operatorCount(sql: string): number {
+  let n = 0;
+  let quote = "";
+  for (let i = 0; i < sql.length; i++) {
+    const c = sql[i] as string;
+    if (quote) {
+      if (c === quote) quote = "";
+      continue;
+    }
+    if (c === "'" || c === '"' || c === "`") quote = c;
+    else if (c === "[") quote = "]";
+    else if ("+-*/%<>=|&~".includes(c)) n++;
+  }
+  return n;
+}
+
 function statement(v: Json | undefined, where: string, limits: Limits): StatementInput {
   const s = typeof v === "string" ? { sql: v } : v;
   if (!isObject(s)) throw new ApiError("BAD_REQUEST", `${where} must be an object with "sql"`);
   if (typeof s.sql !== "string" || s.sql.trim() === "") throw new ApiError("BAD_REQUEST", `${where}.sql must be a non-empty string`);
   if (new TextEncoder().encode(s.sql).length > limits.maxSqlBytes) {
     throw new ApiError("SQL_TOO_LONG", `${where}.sql exceeds the ${limits.maxSqlBytes}-byte limit`);
+  }
+  if (operatorCount(s.sql) > MAX_OPERATORS) {
+    throw new ApiError("SQL_TOO_COMPLEX", `${where}.sql has more than ${MAX_OPERATORS} operators; split the expression`);
   }
   const out: StatementInput = { sql: s.sql };
   const p = s.params;
