@@ -280,10 +280,17 @@ export class DatabaseIndex extends DurableObject<Env> {
     }
   }
 
+  /** Idle when nobody asked for a while — or when the database is no longer configured. */
   private isIdle(): boolean {
     const state = this.state;
     if (!state) return true;
-    return Date.now() - state.lastRequestAt > this.mustCfg().idleAfterMs;
+    let idleAfterMs: number;
+    try {
+      idleAfterMs = this.mustCfg().idleAfterMs;
+    } catch {
+      return true;
+    }
+    return Date.now() - state.lastRequestAt > idleAfterMs;
   }
 
   private async arm(delayMs: number): Promise<void> {

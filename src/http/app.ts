@@ -16,7 +16,7 @@
  * ```
  */
 import { type Context, Hono } from "hono";
-import type { DatabaseConfig } from "../config/databases.ts";
+import { type DatabaseConfig, databaseConfig } from "../config/databases.ts";
 import { databasesConfig } from "../config/open-replica.ts";
 import type { Env } from "../env.ts";
 import { formatTxid } from "../ltx/txid.ts";
@@ -102,10 +102,11 @@ export function createApp(): Hono<AppEnv> {
     return c.json({ databases: await listDatabases(c.env) });
   });
 
+  // Auth comes before the existence check, so tokens are needed to learn which names exist.
   const database = async (c: Context<AppEnv, string>): Promise<DatabaseConfig> => {
-    const cfg = await requireDatabase(c.env, c.req.param("name") ?? "");
-    authorize(c.req.raw, c.env, cfg);
-    return cfg;
+    const name = c.req.param("name") ?? "";
+    authorize(c.req.raw, c.env, databaseConfig(databasesConfig(c.env), name));
+    return requireDatabase(c.env, name);
   };
 
   app.get("/db/:name", async (c) => {

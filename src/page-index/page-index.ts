@@ -22,16 +22,11 @@
 import type { FileIndex } from "../ltx/file-index.ts";
 import type { LtxHeader } from "../ltx/header.ts";
 import { lockPgno } from "../ltx/header.ts";
+import type { LtxFileInfo } from "../replica/replica.ts";
 
 /** An LTX file the index points into. `id` is unique within one index. */
-export interface IndexedFile {
+export interface IndexedFile extends Omit<LtxFileInfo, "uploaded"> {
   id: number;
-  key: string;
-  level: number;
-  minTxid: number;
-  maxTxid: number;
-  size: number;
-  etag: string;
 }
 
 export interface PageRef {

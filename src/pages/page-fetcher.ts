@@ -17,6 +17,7 @@
  * straddle two segments), checked against its pgno, and kept in a small
  * decoded-page LRU.
  */
+import { concatBytes } from "../ltx/bytes.ts";
 import { LtxError } from "../ltx/errors.ts";
 import { decodePageFrame } from "../ltx/page.ts";
 import type { IndexedFile, PageIndex } from "../page-index/page-index.ts";
@@ -130,7 +131,7 @@ export class IndexPageSource implements PageSource {
     const first = Math.floor(offset / SEGMENT_BYTES);
     const last = Math.floor((offset + size - 1) / SEGMENT_BYTES);
     const segs = await this.segments(file, first, last);
-    const frame = segs.length === 1 ? (segs[0] as Uint8Array) : concat(segs);
+    const frame = segs.length === 1 ? (segs[0] as Uint8Array) : concatBytes(segs);
     const base = first * SEGMENT_BYTES;
     const page = new Uint8Array(this.pageSize);
     try {
@@ -274,16 +275,4 @@ export class IndexPageSource implements PageSource {
 
 function stripQuotes(s: string): string {
   return s.replace(/"/g, "");
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
