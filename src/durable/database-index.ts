@@ -175,6 +175,15 @@ export class DatabaseIndex extends DurableObject<Env> {
     });
   }
 
+  /** Polls now (a caller asked for a position confirmed within a deadline) and reports freshness. */
+  async refresh(name: string): Promise<RpcResult<Freshness>> {
+    return this.rpc(name, async () => {
+      await this.ensureIndex();
+      await this.serialized(() => this.poll(false));
+      return this.freshness();
+    });
+  }
+
   /** A Worker found a file of the index missing (404): heal now. */
   async reportMissing(name: string, key: string): Promise<RpcResult<IndexPayload["position"]>> {
     return this.rpc(name, async () => {

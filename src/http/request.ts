@@ -9,7 +9,7 @@ import { ApiError } from "./errors.ts";
 import type { IntegerMode } from "./json.ts";
 import { type Limits, REQUEST_LIMIT_KEYS } from "./limits.ts";
 
-export type ReadTarget = { kind: "live"; minTxid: number | null } | { kind: "txid"; txid: number } | { kind: "timestamp"; timestamp: number };
+export type ReadTarget = { kind: "live"; minTxid: number | null; maxStalenessMs: number | null } | { kind: "txid"; txid: number } | { kind: "timestamp"; timestamp: number };
 
 export interface QueryRequest {
   statements: StatementInput[];
@@ -158,8 +158,15 @@ export function parseQueryRequest(body: unknown, kind: "query" | "batch", base: 
   if ([minTxid, txid, timestamp].filter((x) => x !== null).length > 1) {
     throw new ApiError("BAD_REQUEST", "give at most one of min_txid, txid and timestamp");
   }
+  const maxStalenessMs = body.max_staleness_ms ?? null;
+  if (maxStalenessMs !== null && (typeof maxStalenessMs !== "number" || !(maxStalenessMs >= 0))) {
+    throw new ApiError("BAD_REQUEST", "max_staleness_ms must be a non-negative number of milliseconds");
+  }
+  if (maxStalenessMs !== null && (txid !== null || timestamp !== null)) {
+    throw new ApiError("BAD_REQUEST", "max_staleness_ms applies to live reads, not to txid/timestamp");
+  }
   const target: ReadTarget =
-    txid !== null ? { kind: "txid", txid } : timestamp !== null ? { kind: "timestamp", timestamp } : { kind: "live", minTxid };
+    txid !== null ? { kind: "txid", txid } : timestamp !== null ? { kind: "timestamp", timestamp } : { kind: "live", minTxid, maxStalenessMs };
   const integers = body.integers ?? "number";
   if (integers !== "number" && integers !== "string") throw new ApiError("BAD_REQUEST", `"integers" must be "number" or "string"`);
   if (body.limits !== undefined) {

@@ -94,6 +94,14 @@ async function syncLive(env: Env, name: string, force: boolean, maxStalenessMs: 
   return state.syncing;
 }
 
+/** ms since the DO last confirmed the position this isolate holds (Infinity before any poll). */
+function staleness(held: HeldIndex, name: string): number {
+  const since = held.freshness.sinceLastPollMs;
+  if (since === null) return Number.POSITIVE_INFINITY;
+  const st = isolate.live.get(name);
+  return since + (st ? Date.now() - st.syncedAt : 0);
+}
+
 export interface Snapshot {
   held: HeldIndex;
   servedFrom: "live" | "time_travel";
@@ -129,6 +137,21 @@ async function snapshotFor(env: Env, name: string, target: ReadTarget, limits: L
     held = await syncLive(env, name, true, limits.maxStalenessMs);
     if (held.index.txid < target.minTxid) {
       throw new ApiError("WAIT_TIMEOUT", `replica reached ${formatTxid(held.index.txid)}, not min_txid ${formatTxid(target.minTxid)}`);
+    }
+  }
+  if (target.maxStalenessMs !== null) {
+    // The caller would rather fail than read old data: refresh once, then refuse if still too old.
+    if (staleness(held, name) > target.maxStalenessMs) {
+      unwrapRpc(await stubFor(env, name).refresh(name));
+      held = await syncLive(env, name, true, limits.maxStalenessMs);
+    }
+    const age = staleness(held, name);
+    if (age > target.maxStalenessMs) {
+      const f = held.freshness;
+      throw new ApiError(
+        "REPLICA_STALE",
+        `the replica position (TXID ${formatTxid(held.index.txid)}) was last confirmed ${age} ms ago, more than max_staleness_ms ${target.maxStalenessMs}; replica state: ${f.state} (see GET /db/${name})`,
+      );
     }
   }
   const st = isolate.live.get(name);
