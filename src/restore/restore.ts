@@ -64,8 +64,11 @@ export interface PageSink {
 
 /**
  * Restores a database into `sink`. Files are downloaded with bounded
- * read-ahead but applied strictly in plan order. Throws when the chain leaves
- * any page ≤ Commit unwritten (never returns a wrong database).
+ * read-ahead but applied strictly in plan order. Throws when a file fails
+ * its checksum or the chain leaves any page ≤ Commit unwritten, so it never
+ * *returns* a wrong database — but a sink may already have received pages of
+ * the failing file: write to a scratch destination and publish it only when
+ * restore() resolves (as {@link restoreToBytes} and the CLI do).
  */
 export async function restore(replica: Replica, sink: PageSink, opts: RestoreOptions = {}): Promise<RestoreResult> {
   const { plan } = await resolvePlan(replica, opts.target ?? LATEST, opts.files);
