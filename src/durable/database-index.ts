@@ -396,7 +396,8 @@ export class DatabaseIndex extends DurableObject<Env> {
     if (target.kind === "timestamp") {
       await mapPool(all, FETCH_CONCURRENCY, async (f) => {
         const key = `${f.key}\n${f.etag}`;
-        if (!this.stamps.has(key)) this.stamps.set(key, (await replica.readHeader(f)).timestamp);
+        if (this.stamps.has(key)) return;
+        this.stamps.set(key, f.timestamp ?? (await replica.readHeader(f)).timestamp);
       });
       timestampOf = (f) => this.stamps.get(`${f.key}\n${f.etag}`) ?? Number.POSITIVE_INFINITY;
     }

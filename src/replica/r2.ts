@@ -4,6 +4,9 @@
  */
 import { type ObjectStore, type RangeResult, StorageError, type StoredObject, type WritableObjectStore } from "./types.ts";
 
+/** Metadata key Litestream's S3 client writes (RFC 3339 with nanoseconds). */
+export const TIMESTAMP_METADATA = "litestream-timestamp";
+
 function wrap(e: unknown, key: string): StorageError {
   if (e instanceof StorageError) return e;
   const msg = e instanceof Error ? e.message : String(e);
@@ -29,8 +32,14 @@ export class R2Store implements WritableObjectStore {
           ...(options.startAfter !== undefined && cursor === undefined ? { startAfter: options.startAfter } : {}),
           ...(cursor !== undefined ? { cursor } : {}),
           limit: 1000,
+          include: ["customMetadata"],
         });
-        for (const o of res.objects) out.push({ key: o.key, size: o.size, etag: o.etag, uploaded: o.uploaded.getTime() });
+        for (const o of res.objects) {
+          const item: StoredObject = { key: o.key, size: o.size, etag: o.etag, uploaded: o.uploaded.getTime() };
+          const ts = Date.parse(o.customMetadata?.[TIMESTAMP_METADATA] ?? "");
+          if (Number.isFinite(ts)) item.timestamp = ts;
+          out.push(item);
+        }
         cursor = res.truncated ? res.cursor : undefined;
       } while (cursor !== undefined);
     } catch (e) {

@@ -36,6 +36,8 @@ export interface LtxFileInfo {
   etag: string;
   /** Upload time, ms (0 when unknown). */
   uploaded: number;
+  /** LTX header timestamp from listing metadata, when the store provides it. */
+  timestamp?: number;
 }
 
 /** Normalizes a key prefix: no leading/trailing slashes; "" for the bucket root. */
@@ -99,7 +101,9 @@ export class Replica {
     if (!o.key.startsWith(this.base)) return null;
     const parsed = parseLtxKey(o.key.slice(this.base.length), layout);
     if (!parsed) return null;
-    return { key: o.key, ...parsed, size: o.size, etag: o.etag, uploaded: o.uploaded };
+    const info: LtxFileInfo = { key: o.key, ...parsed, size: o.size, etag: o.etag, uploaded: o.uploaded };
+    if (o.timestamp !== undefined) info.timestamp = o.timestamp;
+    return info;
   }
 
   /**

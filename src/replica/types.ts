@@ -15,6 +15,12 @@ export interface StoredObject {
   etag: string;
   /** Upload time in ms since the epoch (0 when the store cannot tell). */
   uploaded: number;
+  /**
+   * The LTX header timestamp (ms) when the listing carries it: Litestream's S3
+   * client stores it as `litestream-timestamp` metadata, which R2 lists as
+   * custom metadata. Saves a header read per file for time-travel plans.
+   */
+  timestamp?: number;
 }
 
 /** Result of a ranged read. */

@@ -30,7 +30,7 @@ export async function resolvePlan(replica: Replica, target: PlanTarget = LATEST,
   if (target.kind !== "timestamp") return { files, plan: computeRestorePlan(files, target) };
   const stamps = new Map<string, number>();
   await mapPool(files, FETCH_CONCURRENCY, async (f) => {
-    stamps.set(f.key, (await replica.readHeader(f)).timestamp);
+    stamps.set(f.key, f.timestamp ?? (await replica.readHeader(f)).timestamp);
   });
   return { files, plan: computeRestorePlan(files, target, (f) => stamps.get(f.key) ?? Number.POSITIVE_INFINITY) };
 }

@@ -4,12 +4,13 @@ import { afterEach, describe, expect, test } from "vitest";
 import { type HeldIndex, syncIndex, loadIndexAt } from "../../src/durable/client.ts";
 import type { DatabaseIndex } from "../../src/durable/database-index.ts";
 import { LtxWriter } from "../../src/ltx/writer.ts";
+import { decodeHeader } from "../../src/ltx/header.ts";
 import { formatLtxFilename } from "../../src/ltx/txid.ts";
 import { R2Store } from "../../src/replica/r2.ts";
 import { S3Store } from "../../src/replica/s3.ts";
 import { StorageError, type ObjectStore } from "../../src/replica/types.ts";
 import { inject } from "vitest";
-import { advancePoll, expectedSha, fixtureLtxFiles, keyFor, manifest, readDatabase, seedReplica, sha256Hex, wipe } from "../support/seed.ts";
+import { advancePoll, expectedSha, fixtureBytes, fixtureLtxFiles, keyFor, manifest, readDatabase, seedReplica, sha256Hex, wipe } from "../support/seed.ts";
 
 const r2 = new R2Store(env.BUCKET);
 const stubs: DurableObjectStub<DatabaseIndex>[] = [];
@@ -268,6 +269,40 @@ describe("read-your-writes and time travel", () => {
     expect(await stub.indexAt(name, { txid: live.index.txid + 5 })).toMatchObject({ ok: false, error: { code: "TXID_NOT_YET_AVAILABLE" } });
     expect(await stub.indexAt(name, { timestamp: 0 })).toMatchObject({ ok: false, error: { code: "PLAN_TIME_NOT_AVAILABLE" } });
     expect((await held(stub, name, live)).index.txid).toBe(live.index.txid);
+  });
+
+  test("time travel by timestamp reads timestamps from R2 listing metadata instead of one header per file", async () => {
+    const files = fixtureLtxFiles("small");
+    const stamps = new Map<string, number>();
+    const seedWith = async (prefix: string, withMeta: boolean) => {
+      for (const rel of files) {
+        const bytes = await fixtureBytes(`small/${rel}`);
+        const ts = decodeHeader(bytes).timestamp;
+        stamps.set(rel, ts);
+        // Litestream's S3 client writes RFC 3339 with nanoseconds.
+        const iso = new Date(ts).toISOString().replace(/Z$/, "000000Z");
+        await env.BUCKET.put(keyFor(prefix, "s3", rel), bytes, withMeta ? { customMetadata: { "litestream-timestamp": iso } } : {});
+      }
+    };
+    const plain = uniq("ts-plain");
+    const meta = uniq("ts-meta");
+    await seedWith(plain, false);
+    await seedWith(meta, true);
+    const l0 = files.filter((r) => r.startsWith("ltx/0/")).sort();
+    const target = stamps.get(l0[Math.floor(l0.length / 2)] as string) as number;
+    const results: { txid: number; gets: number }[] = [];
+    for (const name of [plain, meta]) {
+      const stub = stubFor(name);
+      await held(stub, name);
+      const before = (await status(stub, name)).storage.gets;
+      const h = await loadIndexAt(stub, name, { timestamp: target });
+      results.push({ txid: h.index.txid, gets: (await status(stub, name)).storage.gets - before });
+    }
+    expect(results[1]?.txid).toBe(results[0]?.txid);
+    // Without metadata: a 100-byte header read for every file not seen before.
+    expect(results[0]?.gets).toBeGreaterThan(files.length / 2);
+    // With it: only the page indexes of the plan's files.
+    expect(results[1]?.gets).toBeLessThan((results[0]?.gets ?? 0) / 2);
   });
 
   test("an empty or unknown replica is a clear error", async () => {
