@@ -19,7 +19,10 @@ export type CliErrorCode =
   | "CLI_WAL_NOT_EMPTY"
   | "CLI_REPLICA_NOT_EMPTY"
   | "CLI_S3_CONFIG"
-  | "CLI_NO_FILES";
+  | "CLI_NO_FILES"
+  | "CLI_DATABASE_EXISTS"
+  | "CLI_WRANGLER_CONFIG"
+  | "CLI_PORT_IN_USE";
 
 /** An error the user can fix; `exitCode` 2 marks a malformed command line. */
 export class CliError extends Error {

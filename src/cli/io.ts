@@ -22,7 +22,15 @@ export interface CliIo {
    * (SIGINT/SIGTERM) before `dispose` is called. Absent in tests.
    */
   onInterrupt?: (cleanup: () => void) => () => void;
+  /**
+   * Routes SIGINT, SIGTERM and SIGHUP to `handler` instead of the default
+   * exit, until the returned function is called (for commands that must stop
+   * a child first). Absent in tests.
+   */
+  trapSignals?: (handler: (signal: TrappedSignal) => void) => () => void;
 }
+
+export type TrappedSignal = "SIGINT" | "SIGTERM" | "SIGHUP";
 
 /** Text collected by {@link bufferIo}. */
 export interface BufferedIo extends CliIo {
@@ -72,6 +80,14 @@ export function processIo(): CliIo {
       }
       cleanups.add(cleanup);
       return () => void cleanups.delete(cleanup);
+    },
+    trapSignals(handler) {
+      const signals: TrappedSignal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+      const listeners = signals.map((s) => [s, () => handler(s)] as const);
+      for (const [s, l] of listeners) process.on(s, l);
+      return () => {
+        for (const [s, l] of listeners) process.off(s, l);
+      };
     },
   };
 }

@@ -11,11 +11,13 @@
  * ```
  */
 import { readFileSync } from "node:fs";
+import { devHelp, runDev } from "./dev.ts";
 import { CliError, formatDebug, formatError, usageError } from "./errors.ts";
 import { importHelp, runImport } from "./import.ts";
 import { infoHelp, runInfo } from "./info.ts";
 import { type CliIo, processIo } from "./io.ts";
 import { restoreHelp, runRestore } from "./restore.ts";
+import { runSeed, seedHelp } from "./seed.ts";
 import { runVerify, verifyHelp } from "./verify.ts";
 
 interface Command {
@@ -29,6 +31,8 @@ const COMMANDS: Record<string, Command> = {
   info: { summary: "describe a replica: levels, sizes, restorable TXIDs", run: runInfo, help: infoHelp },
   verify: { summary: "decode and checksum every LTX file, check the latest plan", run: runVerify, help: verifyHelp },
   import: { summary: "make a snapshot replica from a plain SQLite database", run: runImport, help: importHelp },
+  seed: { summary: "copy a replica into wrangler's local R2 as a database", run: runSeed, help: seedHelp },
+  dev: { summary: "run the Worker locally (wrangler dev) with a sample database", run: runDev, help: devHelp },
 };
 
 function topHelp(): string {
