@@ -27,7 +27,8 @@ function isObject(v: unknown): v is Record<string, Json> {
 /** Reads a JSON body with a size cap (the Content-Length may be absent or wrong). */
 export async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
   const type = req.headers.get("content-type") ?? "";
-  if (type && !/^application\/json\b/i.test(type) && !/^text\/plain\b/i.test(type)) {
+  // `curl -d` labels its body form-urlencoded; the body must still be JSON.
+  if (type && !/^(application\/json|text\/plain|application\/x-www-form-urlencoded)\b/i.test(type)) {
     throw new ApiError("UNSUPPORTED_MEDIA_TYPE", `expected an application/json body, got ${type}`);
   }
   const declared = Number(req.headers.get("content-length") ?? "NaN");
