@@ -20,6 +20,7 @@ import { CountingStore } from "../src/replica/counting.ts";
 import { DirStore } from "../src/replica/dir.ts";
 import { Replica } from "../src/replica/replica.ts";
 import { buildPageIndex, resolvePlan, restore } from "../src/restore/restore.ts";
+import { benchQueries } from "./queries.ts";
 
 const lines: string[] = [];
 const out = (s = "") => {
@@ -60,8 +61,11 @@ async function median(n: number, fn: () => Promise<void>): Promise<number> {
   return t[Math.floor(n / 2)] as number;
 }
 
+let mediumRestoreMs: number | null = null;
+const mediumDir = process.env.LTX_EDGE_MEDIUM ?? join(import.meta.dirname, "..", "..", "shared", "fixtures", "medium");
+
 async function benchMedium(tmp: string): Promise<void> {
-  const dir = process.env.LTX_EDGE_MEDIUM ?? join(import.meta.dirname, "..", "..", "shared", "fixtures", "medium");
+  const dir = mediumDir;
   out("## Restore and index build: `medium` fixture");
   out();
   if (!existsSync(join(dir, "ltx"))) {
@@ -100,6 +104,7 @@ async function benchMedium(tmp: string): Promise<void> {
   out(`| restore (decode + checksum verify + apply), median of 5 | ${restoreMs.toFixed(0)} ms = ${mb(dbBytes / (restoreMs / 1000))} MB/s of database |`);
   out(`| plain copy of the same replica files (ceiling), median of 5 | ${copyMs.toFixed(0)} ms = ${mb(replicaBytes / (copyMs / 1000))} MB/s |`);
   out(`| restore time / copy time | ${(restoreMs / copyMs).toFixed(1)}× |`);
+  mediumRestoreMs = restoreMs;
 
   const counting = new CountingStore(new DirStore(dir));
   const rep2 = new Replica(counting, { prefix: "" });
@@ -181,6 +186,12 @@ async function main(): Promise<void> {
     out();
     await benchMedium(tmp);
     await benchSynthetic(tmp);
+    out("## Queries over HTTP: `medium` under `wrangler dev`");
+    out();
+    if (existsSync(join(mediumDir, "ltx"))) {
+      for (const l of await benchQueries(mediumDir, mediumRestoreMs)) out(l);
+    } else out(`Skipped: no medium replica at ${mediumDir}.`);
+    out();
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
