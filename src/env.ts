@@ -9,7 +9,7 @@ export interface Env {
   BUCKET: R2Bucket;
   /** One Durable Object per database. */
   DB_INDEX: DurableObjectNamespace<DatabaseIndex>;
-  /** "development" opens the API without a token (with a warning). */
+  /** Free-form label (wrangler.toml [vars]); auth does not depend on it. */
   ENVIRONMENT?: string;
 }
 

@@ -19,6 +19,7 @@ import { type Context, Hono } from "hono";
 import { type DatabaseConfig, databaseConfig } from "../config/databases.ts";
 import { databasesConfig } from "../config/open-replica.ts";
 import type { Env } from "../env.ts";
+import { createHranaApp } from "../hrana/routes.ts";
 import { formatTxid } from "../ltx/txid.ts";
 import { listDatabases, requireDatabase } from "../query/databases.ts";
 import { type QueryOutcome, isolateStats, runStatements } from "../query/service.ts";
@@ -122,7 +123,17 @@ export function createApp(): Hono<AppEnv> {
     const cfg = await database(c);
     const body = await readJsonBody(c.req.raw, limits.maxBodyBytes);
     const req = parseQueryRequest(body, kind, limits);
-    const outcome = await runStatements(c.env, cfg, req.statements, req.target, req.limits, (p) => c.executionCtx.waitUntil(p));
+    const outcome = await runStatements(c.env, cfg, req.statements, req.target, req.limits, (p) => c.executionCtx.waitUntil(p)).catch(
+      (e: unknown) => {
+        // Name the failing statement of a batch.
+        const index = (e as { statementIndex?: unknown }).statementIndex;
+        if (kind === "batch" && typeof index === "number") {
+          const api = toApiError(e);
+          throw new ApiError(api.code, `statements[${index}]: ${api.message}`, api.status);
+        }
+        throw e;
+      },
+    );
     const m = meta(outcome, startedAt);
     let text: string;
     if (kind === "query") {
@@ -142,10 +153,13 @@ export function createApp(): Hono<AppEnv> {
     });
   };
 
+  app.all("/db/:name", () => new ApiError("METHOD_NOT_ALLOWED", "use GET for status, POST /db/:name/query or /batch for SQL").toResponse({ allow: "GET" }));
   app.post("/db/:name/query", run("query"));
   app.post("/db/:name/batch", run("batch"));
   app.all("/db/:name/query", () => new ApiError("METHOD_NOT_ALLOWED", "use POST with a JSON body").toResponse({ allow: "POST" }));
   app.all("/db/:name/batch", () => new ApiError("METHOD_NOT_ALLOWED", "use POST with a JSON body").toResponse({ allow: "POST" }));
+  // Hrana over HTTP for libSQL clients (docs/hrana.md).
+  app.route("/", createHranaApp());
 
   return app;
 }

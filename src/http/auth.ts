@@ -40,6 +40,10 @@ function isLocal(url: URL): boolean {
 export function authorize(req: Request, env: AuthEnv, db: DatabaseConfig | null): void {
   const global = tokens(env.API_TOKEN);
   const perDb = db?.tokenSecret ? tokens((env as Record<string, unknown>)[db.tokenSecret]) : [];
+  if (db?.tokenSecret && perDb.length === 0) {
+    // A database meant to be protected is never served open because its secret is missing.
+    throw new ApiError("CONFIG_INVALID", `database ${db.name}: token_secret names ${db.tokenSecret}, which is not set (wrangler secret put ${db.tokenSecret})`);
+  }
   const accepted = [...global, ...perDb];
   if (accepted.length === 0) {
     const anyToken = global.length > 0;

@@ -69,7 +69,8 @@ export class ApiError extends Error {
   }
 
   toResponse(headers: Record<string, string> = {}): Response {
-    return Response.json({ error: { code: this.code, message: this.message } }, { status: this.status, headers });
+    const h = this.status === 401 ? { "www-authenticate": 'Bearer realm="ltx-edge"', ...headers } : headers;
+    return Response.json({ error: { code: this.code, message: this.message } }, { status: this.status, headers: h });
   }
 }
 

@@ -29,6 +29,7 @@ export function valueJson(v: SqlValue, mode: IntegerMode): string {
   }
   if (typeof v === "number") {
     if (!Number.isFinite(v)) return "null";
+    if (Object.is(v, -0)) return "-0.0";
     const s = JSON.stringify(v);
     return /[.eE]/.test(s) ? s : `${s}.0`;
   }

@@ -9,7 +9,7 @@ import { ApiError } from "./errors.ts";
 import type { IntegerMode } from "./json.ts";
 import { type Limits, REQUEST_LIMIT_KEYS } from "./limits.ts";
 
-export type ReadTarget = { kind: "live"; minTxid: number | null; maxStalenessMs: number | null } | { kind: "txid"; txid: number } | { kind: "timestamp"; timestamp: number };
+export type ReadTarget = { kind: "live"; minTxid: number | null; maxStalenessMs?: number | null } | { kind: "txid"; txid: number } | { kind: "timestamp"; timestamp: number };
 
 export interface QueryRequest {
   statements: StatementInput[];
@@ -18,10 +18,21 @@ export interface QueryRequest {
   limits: Limits;
 }
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Json = null | boolean | number | bigint | string | Json[] | { [k: string]: Json };
 
 function isObject(v: unknown): v is Record<string, Json> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * JSON.parse reviver: integer literals beyond ±(2^53−1) become exact bigints
+ * (from the source text), instead of silently rounded doubles.
+ */
+function exactIntegers(this: unknown, _key: string, value: unknown, ctx?: { source?: string }): unknown {
+  if (typeof value === "number" && !Number.isSafeInteger(value) && ctx?.source !== undefined && /^-?\d+$/.test(ctx.source)) {
+    return BigInt(ctx.source);
+  }
+  return value;
 }
 
 /** Reads a JSON body with a size cap (the Content-Length may be absent or wrong). */
@@ -39,7 +50,7 @@ export async function readJsonBody(req: Request, maxBytes: number): Promise<unkn
   if (buf.length > maxBytes) throw new ApiError("PAYLOAD_TOO_LARGE", `request body exceeds the ${maxBytes}-byte limit`);
   if (buf.length === 0) throw new ApiError("INVALID_JSON", "request body is empty; send a JSON object");
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(buf)) as unknown;
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(buf), exactIntegers) as unknown;
   } catch (e) {
     throw new ApiError("INVALID_JSON", `request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -61,8 +72,14 @@ function timestampField(v: Json | undefined): number | null {
   return ms;
 }
 
+function int64(b: bigint, where: string): bigint {
+  if (b > 9223372036854775807n || b < -9223372036854775808n) throw new ApiError("SQL_BAD_PARAMS", `${where}: integer out of 64-bit range`);
+  return b;
+}
+
 function param(v: Json, where: string): SqlParam {
   if (v === null || typeof v === "boolean" || typeof v === "number" || typeof v === "string") return v;
+  if (typeof v === "bigint") return int64(v, where);
   if (isObject(v)) {
     const keys = Object.keys(v);
     if (keys.length === 1 && typeof v.base64 === "string") {
@@ -75,12 +92,12 @@ function param(v: Json, where: string): SqlParam {
         throw new ApiError("SQL_BAD_PARAMS", `${where}: invalid base64`);
       }
     }
-    if (keys.length === 1 && (typeof v.integer === "string" || typeof v.integer === "number")) {
-      const s = String(v.integer);
-      if (!/^-?\d{1,19}$/.test(s)) throw new ApiError("SQL_BAD_PARAMS", `${where}: integer must be decimal digits`);
-      const b = BigInt(s);
-      if (b > 9223372036854775807n || b < -9223372036854775808n) throw new ApiError("SQL_BAD_PARAMS", `${where}: integer out of 64-bit range`);
-      return b;
+    if (keys.length === 1 && v.integer !== undefined) {
+      const x = v.integer;
+      if (typeof x === "bigint") return int64(x, where);
+      if (typeof x === "number" && Number.isSafeInteger(x)) return BigInt(x);
+      if (typeof x === "string" && /^-?\d{1,20}$/.test(x)) return int64(BigInt(x), where);
+      throw new ApiError("SQL_BAD_PARAMS", `${where}: "integer" must be a string of decimal digits (or an exact JSON integer)`);
     }
   }
   throw new ApiError("SQL_BAD_PARAMS", `${where}: unsupported value; use null, a boolean, number, string, {"base64": "…"} or {"integer": "…"}`);
@@ -98,16 +115,19 @@ export const MAX_OPERATORS = 2000;
  */
 export function operatorCount(sql: string): number {
   let n = 0;
-  let quote = "";
   for (let i = 0; i < sql.length; i++) {
     const c = sql[i] as string;
-    if (quote) {
-      if (c === quote) quote = "";
-      continue;
-    }
-    if (c === "'" || c === '"' || c === "`") quote = c;
-    else if (c === "[") quote = "]";
-    else if ("+-*/%<>=|&~".includes(c)) n++;
+    const next = sql[i + 1];
+    if (c === "-" && next === "-") {
+      const eol = sql.indexOf("\n", i);
+      i = eol < 0 ? sql.length : eol;
+    } else if (c === "/" && next === "*") {
+      const end = sql.indexOf("*/", i + 2);
+      i = end < 0 ? sql.length : end + 1;
+    } else if (c === "'" || c === '"' || c === "`" || c === "[") {
+      const end = sql.indexOf(c === "[" ? "]" : c, i + 1);
+      i = end < 0 ? sql.length : end;
+    } else if ("+-*/%<>=|&~".includes(c)) n++;
   }
   return n;
 }
@@ -176,7 +196,7 @@ export function parseQueryRequest(body: unknown, kind: "query" | "batch", base: 
       const key = (REQUEST_LIMIT_KEYS as Record<string, keyof Limits>)[k];
       if (!key) throw new ApiError("BAD_REQUEST", `unknown limit ${k}; allowed: ${Object.keys(REQUEST_LIMIT_KEYS).join(", ")}`);
       if (typeof v !== "number" || !(v >= 0)) throw new ApiError("BAD_REQUEST", `limits.${k} must be a non-negative number`);
-      limits[key] = Math.min(limits[key], v);
+      limits[key] = Math.min(limits[key], Math.floor(v));
     }
   }
   return { statements, target, integers, limits };

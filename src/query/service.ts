@@ -20,6 +20,8 @@ import { SqlEngine } from "../sql/engine.ts";
 import type { StatementInput, StatementResult } from "../sql/types.ts";
 
 const TIME_TRAVEL_KEPT = 4;
+/** Time-travel indexes are re-fetched after this, so a replaced history is noticed even without live reads. */
+const TIME_TRAVEL_TTL_MS = 60_000;
 
 interface LiveState {
   held: HeldIndex | null;
@@ -32,7 +34,7 @@ class IsolateState {
   engine: Promise<SqlEngine> | null = null;
   caches: IsolateCaches | null = null;
   readonly live = new Map<string, LiveState>();
-  readonly timeTravel = new Map<string, HeldIndex>();
+  readonly timeTravel = new Map<string, { held: HeldIndex; loadedAt: number }>();
   readonly stores = new Map<string, ObjectStore>();
 }
 
@@ -83,6 +85,8 @@ async function syncLive(env: Env, name: string, force: boolean, maxStalenessMs: 
   if (!state.syncing) {
     state.syncing = syncIndex(stubFor(env, name), name, state.held)
       .then((held) => {
+        // A new generation means the replica's history was replaced: old time-travel indexes are void.
+        forgetTimeTravel(name, held.generation);
         state.held = held;
         state.syncedAt = Date.now();
         return held;
@@ -114,8 +118,9 @@ async function snapshotFor(env: Env, name: string, target: ReadTarget, limits: L
   const t0 = Date.now();
   if (target.kind === "txid" || target.kind === "timestamp") {
     const key = `${name}\n${target.kind}\n${target.kind === "txid" ? target.txid : target.timestamp}`;
-    let held = isolate.timeTravel.get(key);
-    if (!held) {
+    const cached = isolate.timeTravel.get(key);
+    let held = cached && Date.now() - cached.loadedAt <= TIME_TRAVEL_TTL_MS ? cached.held : undefined;
+    if (force || !held) {
       const rpcTarget = target.kind === "txid" ? { txid: target.txid } : { timestamp: target.timestamp };
       try {
         held = await loadIndexAt(stubFor(env, name), name, rpcTarget);
@@ -123,7 +128,7 @@ async function snapshotFor(env: Env, name: string, target: ReadTarget, limits: L
         const code = (e as { code?: unknown }).code;
         throw new ApiError(typeof code === "string" ? code : "INTERNAL", e instanceof Error ? e.message : String(e));
       }
-      isolate.timeTravel.set(key, held);
+      isolate.timeTravel.set(key, { held, loadedAt: Date.now() });
       while (isolate.timeTravel.size > TIME_TRAVEL_KEPT) isolate.timeTravel.delete(isolate.timeTravel.keys().next().value as string);
     }
     return { held, servedFrom: "time_travel", indexMs: Date.now() - t0, isolateAgeMs: 0 };
@@ -139,18 +144,19 @@ async function snapshotFor(env: Env, name: string, target: ReadTarget, limits: L
       throw new ApiError("WAIT_TIMEOUT", `replica reached ${formatTxid(held.index.txid)}, not min_txid ${formatTxid(target.minTxid)}`);
     }
   }
-  if (target.maxStalenessMs !== null) {
+  const maxStaleness = target.maxStalenessMs ?? null;
+  if (maxStaleness !== null) {
     // The caller would rather fail than read old data: refresh once, then refuse if still too old.
-    if (staleness(held, name) > target.maxStalenessMs) {
+    if (staleness(held, name) > maxStaleness) {
       unwrapRpc(await stubFor(env, name).refresh(name));
       held = await syncLive(env, name, true, limits.maxStalenessMs);
     }
     const age = staleness(held, name);
-    if (age > target.maxStalenessMs) {
+    if (age > maxStaleness) {
       const f = held.freshness;
       throw new ApiError(
         "REPLICA_STALE",
-        `the replica position (TXID ${formatTxid(held.index.txid)}) was last confirmed ${age} ms ago, more than max_staleness_ms ${target.maxStalenessMs}; replica state: ${f.state} (see GET /db/${name})`,
+        `the replica position (TXID ${formatTxid(held.index.txid)}) was last confirmed ${age} ms ago, more than max_staleness_ms ${maxStaleness}; replica state: ${f.state} (see GET /db/${name})`,
       );
     }
   }
@@ -219,9 +225,15 @@ export async function runStatements(
     } catch (e) {
       const code = (e as { code?: unknown }).code;
       const key = (e as { key?: unknown }).key;
-      if (attempt === 0 && code === "STORAGE_NOT_FOUND" && typeof key === "string" && snapshot.servedFrom === "live") {
+      if (attempt === 0 && code === "STORAGE_NOT_FOUND" && typeof key === "string") {
+        // A file vanished (or was replaced): the DO heals, then the query runs on the fresh index.
         retried = true;
         unwrapRpc(await stubFor(env, cfg.name).reportMissing(cfg.name, key));
+        continue;
+      }
+      if (attempt === 0 && snapshot.servedFrom === "time_travel" && typeof code === "string" && code.startsWith("LTX_")) {
+        // The replica may have been repaired since this index was built: fetch it again once.
+        retried = true;
         continue;
       }
       if (attempt === 0 && code === "SQL_ENGINE_RESET") {
@@ -233,10 +245,17 @@ export async function runStatements(
   }
 }
 
+/** Drops a database's time-travel indexes (those of another generation than `keep`, when given). */
+function forgetTimeTravel(name: string, keep?: number): void {
+  for (const [k, v] of [...isolate.timeTravel]) {
+    if (k.startsWith(`${name}\n`) && v.held.generation !== keep) isolate.timeTravel.delete(k);
+  }
+}
+
 /** Drops everything the isolate holds for a database (tests, admin). */
 export function forgetDatabase(name: string): void {
   isolate.live.delete(name);
-  for (const k of [...isolate.timeTravel.keys()]) if (k.startsWith(`${name}\n`)) isolate.timeTravel.delete(k);
+  forgetTimeTravel(name);
   isolate.stores.delete(name);
 }
 

@@ -45,6 +45,15 @@ const PRAGMAS_READ_ONLY = new Set([
   "foreign_keys",
 ]);
 
+/** sqlite3_set_authorizer action codes, named for error messages. */
+const ACTION_NAMES: Record<number, string> = {
+  1: "CREATE INDEX", 2: "CREATE TABLE", 3: "CREATE TEMP INDEX", 4: "CREATE TEMP TABLE", 5: "CREATE TEMP TRIGGER",
+  6: "CREATE TEMP VIEW", 7: "CREATE TRIGGER", 8: "CREATE VIEW", 9: "DELETE", 10: "DROP INDEX", 11: "DROP TABLE",
+  12: "DROP TEMP INDEX", 13: "DROP TEMP TABLE", 14: "DROP TEMP TRIGGER", 15: "DROP TEMP VIEW", 16: "DROP TRIGGER",
+  17: "DROP VIEW", 18: "INSERT", 23: "UPDATE", 26: "ALTER TABLE", 27: "REINDEX", 28: "ANALYZE",
+  29: "CREATE VIRTUAL TABLE", 30: "DROP VIRTUAL TABLE",
+};
+
 /** Functions that can reach outside SQL or take raw pointers. */
 const DENIED_FUNCTIONS = new Set(["load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"]);
 
@@ -76,7 +85,9 @@ export function readOnlyDenial(action: number, p3: string, p4: string): string |
     case SQLite.SQLITE_TRANSACTION:
     case SQLite.SQLITE_SAVEPOINT:
       return "transaction control is not allowed (each statement runs in its own read transaction)";
-    default:
-      return `statement is not read-only (authorizer action ${action})`;
+    default: {
+      const what = ACTION_NAMES[action] ?? `authorizer action ${action}`;
+      return `the database is read-only: ${what}${p3 ? ` on ${p3}` : ""} is not allowed`;
+    }
   }
 }
