@@ -27,6 +27,7 @@ export default defineConfig({
                   DATABASES: {
                     poll_interval_ms: 3_600_000,
                     databases: {
+                      "idle-db": { prefix: "idle-db", idle_after_ms: 1000 },
                       "s3-small": {
                         source: "s3",
                         prefix: "small",

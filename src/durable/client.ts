@@ -12,7 +12,7 @@ import type { Freshness, IndexPayload, RpcResult, SnapshotRequest, TimeTravelTar
 /** What the client needs from the DO stub (a subset of DatabaseIndex's RPC methods). */
 export interface IndexRpc {
   snapshot(name: string, req?: SnapshotRequest): Promise<RpcResult<IndexPayload>>;
-  indexAt(name: string, target: TimeTravelTarget, fromPgno?: number): Promise<RpcResult<IndexPayload>>;
+  indexAt(name: string, target: TimeTravelTarget, fromPgno?: number, maxPages?: number): Promise<RpcResult<IndexPayload>>;
 }
 
 /** An error returned by the DO, with its stable code. */
@@ -65,10 +65,16 @@ async function loadFull(first: IndexPayload, next: (fromPgno: number) => Promise
  * Returns the new holder; `held.index` is never mutated, so queries running
  * on it keep a stable snapshot.
  */
-export async function syncIndex(rpc: IndexRpc, name: string, held: HeldIndex | null): Promise<HeldIndex> {
+export interface SyncOptions {
+  /** Entries per RPC page of a full index (smaller pages bound memory per call). */
+  maxPages?: number;
+}
+
+export async function syncIndex(rpc: IndexRpc, name: string, held: HeldIndex | null, opts: SyncOptions = {}): Promise<HeldIndex> {
+  const paging = opts.maxPages !== undefined ? { maxPages: opts.maxPages } : {};
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const req: SnapshotRequest = held ? { sinceVersion: held.index.version, generation: held.generation } : {};
+      const req: SnapshotRequest = held ? { sinceVersion: held.index.version, generation: held.generation, ...paging } : { ...paging };
       const first = unwrap(await rpc.snapshot(name, req));
       if (!first.full && held) {
         if (first.entries.pgno.length === 0 && first.position.version === held.index.version && first.truncateTo === null) {
@@ -82,7 +88,7 @@ export async function syncIndex(rpc: IndexRpc, name: string, held: HeldIndex | n
         }
         return { index, generation: first.generation, freshness: first.freshness, lastSyncBytes: payloadBytes(first) };
       }
-      const loaded = await loadFull(first, async (fromPgno) => unwrap(await rpc.snapshot(name, { fromPgno })));
+      const loaded = await loadFull(first, async (fromPgno) => unwrap(await rpc.snapshot(name, { fromPgno, ...paging })));
       let index = loaded.index;
       let bytes = loaded.bytes;
       if (loaded.last.position.version !== loaded.oldest || first.position.version !== loaded.last.position.version) {
@@ -109,8 +115,8 @@ export async function syncIndex(rpc: IndexRpc, name: string, held: HeldIndex | n
 }
 
 /** Loads a time-travel index (full, paged). */
-export async function loadIndexAt(rpc: IndexRpc, name: string, target: TimeTravelTarget): Promise<HeldIndex> {
-  const first = unwrap(await rpc.indexAt(name, target));
-  const loaded = await loadFull(first, async (fromPgno) => unwrap(await rpc.indexAt(name, target, fromPgno)));
+export async function loadIndexAt(rpc: IndexRpc, name: string, target: TimeTravelTarget, opts: SyncOptions = {}): Promise<HeldIndex> {
+  const first = unwrap(await rpc.indexAt(name, target, 1, opts.maxPages));
+  const loaded = await loadFull(first, async (fromPgno) => unwrap(await rpc.indexAt(name, target, fromPgno, opts.maxPages)));
   return { index: loaded.index, generation: loaded.generation, freshness: loaded.last.freshness, lastSyncBytes: loaded.bytes };
 }

@@ -112,20 +112,25 @@ export class DatabaseIndex extends DurableObject<Env> {
           };
         }
       }
-      return this.fullPayload(index, req.fromPgno ?? 1);
+      return this.fullPayload(index, req.fromPgno ?? 1, req.maxPages);
     });
   }
 
   /** Position, lag, poll state, last error, sizes and storage counters. */
   async status(name: string): Promise<RpcResult<DbStatus>> {
-    return this.rpc(name, async () => {
-      try {
-        await this.ensureIndex();
-      } catch {
-        // Reported through lastError / state below.
-      }
-      return this.describe();
-    });
+    // Monitoring does not count as use: it neither wakes an idle database nor keeps it polling.
+    return this.rpc(
+      name,
+      async () => {
+        try {
+          await this.ensureIndex();
+        } catch {
+          // Reported through lastError / state below.
+        }
+        return this.describe();
+      },
+      { use: false },
+    );
   }
 
   /** Polls now and resolves once the position reaches `minTxid` (read-your-writes). */
@@ -154,10 +159,10 @@ export class DatabaseIndex extends DurableObject<Env> {
    * The index as of an earlier TXID or time, built on demand from a restore
    * plan to that point (without disturbing the live index), paged like snapshot().
    */
-  async indexAt(name: string, target: TimeTravelTarget, fromPgno = 1): Promise<RpcResult<IndexPayload>> {
+  async indexAt(name: string, target: TimeTravelTarget, fromPgno = 1, maxPages?: number): Promise<RpcResult<IndexPayload>> {
     return this.rpc(name, async () => {
       const live = await this.ensureIndex();
-      if ("txid" in target && target.txid === live.txid) return this.fullPayload(live, fromPgno);
+      if ("txid" in target && target.txid === live.txid) return this.fullPayload(live, fromPgno, maxPages);
       if ("txid" in target && target.txid > live.txid) {
         throw new DbError(
           "TXID_NOT_YET_AVAILABLE",
@@ -171,7 +176,7 @@ export class DatabaseIndex extends DurableObject<Env> {
         this.timeTravel.set(key, index);
         while (this.timeTravel.size > TIME_TRAVEL_CACHE) this.timeTravel.delete(this.timeTravel.keys().next().value as string);
       }
-      return this.fullPayload(index, fromPgno);
+      return this.fullPayload(index, fromPgno, maxPages);
     });
   }
 
@@ -220,10 +225,11 @@ export class DatabaseIndex extends DurableObject<Env> {
 
   // ------------------------------------------------------------ internals
 
-  private async rpc<T>(name: string, fn: () => Promise<T>): Promise<RpcResult<T>> {
+  /** Runs an RPC body; `use: false` for calls that must not count as use of the database. */
+  private async rpc<T>(name: string, fn: () => Promise<T>, { use = true } = {}): Promise<RpcResult<T>> {
     try {
       this.init(name);
-      this.touch();
+      if (use) this.touch();
       return { ok: true, value: await fn() };
     } catch (e) {
       return { ok: false, error: errorOf(e) };
@@ -563,10 +569,11 @@ export class DatabaseIndex extends DurableObject<Env> {
     return "ok";
   }
 
-  private fullPayload(index: PageIndex, fromPgno: number): IndexPayload {
+  private fullPayload(index: PageIndex, fromPgno: number, maxPages = PAYLOAD_PAGES): IndexPayload {
     const start = Math.max(1, Math.floor(fromPgno));
-    const entries = index.entries(0, start, PAYLOAD_PAGES);
-    const next = start + PAYLOAD_PAGES;
+    const limit = Math.max(1, Math.min(PAYLOAD_PAGES, Math.floor(maxPages)));
+    const entries = index.entries(0, start, limit);
+    const next = start + limit;
     return {
       generation: this.mustState().generation,
       position: index.position,

@@ -31,6 +31,8 @@ export interface SnapshotRequest {
   generation?: number;
   /** Continue a paged full index at this pgno. */
   fromPgno?: number;
+  /** Entries per page of a full index (default and maximum: PAYLOAD_PAGES). */
+  maxPages?: number;
 }
 
 /** An index (full or a delta), possibly one page of several. */

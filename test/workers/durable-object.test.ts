@@ -2,7 +2,8 @@ import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, test } from "vitest";
 import { type HeldIndex, syncIndex, loadIndexAt } from "../../src/durable/client.ts";
-import type { DatabaseIndex } from "../../src/durable/database-index.ts";
+import { type DatabaseIndex, FULL_LIST_EVERY } from "../../src/durable/database-index.ts";
+import type { SnapshotRequest, TimeTravelTarget } from "../../src/durable/protocol.ts";
 import { LtxWriter } from "../../src/ltx/writer.ts";
 import { decodeHeader } from "../../src/ltx/header.ts";
 import { formatLtxFilename } from "../../src/ltx/txid.ts";
@@ -310,5 +311,91 @@ describe("read-your-writes and time travel", () => {
     expect(await stub.snapshot("no-such-replica", {})).toMatchObject({ ok: false, error: { code: "REPLICA_EMPTY" } });
     const bad = stubFor("../etc");
     expect(await bad.snapshot("../etc", {})).toMatchObject({ ok: false, error: { code: "DB_NOT_FOUND" } });
+  });
+});
+
+describe("idle, stalls and paging", () => {
+  test("goes idle when nobody asks, monitoring does not wake it, the next request does", async () => {
+    const name = "idle-db";
+    await seedReplica(r2, "small", name);
+    const stub = stubFor(name);
+    await held(stub, name);
+    expect((await status(stub, name)).nextPollAt).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 1100)); // idle_after_ms is 1000 for this database
+    await runDurableObjectAlarm(stub);
+    const idle = await status(stub, name);
+    expect(idle.state).toBe("idle");
+    expect(idle.nextPollAt).toBeNull();
+    expect(await runDurableObjectAlarm(stub)).toBe(false); // no alarm left
+    await held(stub, name);
+    const awake = await status(stub, name);
+    expect(awake.nextPollAt).not.toBeNull();
+    expect(awake.state).toBe("ok");
+  });
+
+  test("a gap no level can bridge: stalled, says which TXIDs are missing, keeps serving, recovers when they arrive", async () => {
+    const name = uniq("gap");
+    const pageSize = 1024;
+    const page = (fill: number) => new Uint8Array(pageSize).fill(fill);
+    const ltx = (min: number, max: number, pages: [number, number][], commit = 8) => {
+      const w = new LtxWriter({ pageSize, commit, minTxid: min, maxTxid: max, timestamp: 1_700_000_000_000 + max });
+      for (const [p, f] of pages) w.addPage(p, page(f));
+      return w.finish();
+    };
+    await r2.put(`${name}/0009/${formatLtxFilename(1, 1)}`, ltx(1, 1, [1, 2, 3, 4, 5, 6, 7, 8].map((p) => [p, 1])));
+    await r2.put(`${name}/0000/${formatLtxFilename(2, 2)}`, ltx(2, 2, [[2, 2]]));
+    const stub = stubFor(name);
+    const h1 = await held(stub, name);
+    expect(h1.index.txid).toBe(2);
+    await r2.put(`${name}/0000/${formatLtxFilename(4, 4)}`, ltx(4, 4, [[4, 4]])); // TXID 3 is missing
+    await runDurableObjectAlarm(stub);
+    let s = await status(stub, name);
+    if (s.state !== "stalled") {
+      for (let i = 0; i < FULL_LIST_EVERY && s.state !== "stalled"; i++) {
+        await runDurableObjectAlarm(stub);
+        s = await status(stub, name);
+      }
+    }
+    expect(s.state).toBe("stalled");
+    expect(s.lastError?.code).toBe("PLAN_GAP");
+    expect(s.lastError?.message).toContain("0000000000000003-0000000000000003");
+    expect(s.position?.txid).toBe(2);
+    expect((await held(stub, name, h1)).index.txid).toBe(2); // still served, and status says why
+    await r2.put(`${name}/0000/${formatLtxFilename(3, 3)}`, ltx(3, 3, [[3, 3]]));
+    for (let i = 0; i < 3 && s.position?.txid !== 4; i++) {
+      await runDurableObjectAlarm(stub);
+      s = await status(stub, name);
+    }
+    expect(s.position?.txid).toBe(4);
+    expect(s.state).toBe("ok");
+    const h2 = await held(stub, name, h1);
+    expect(h2.index.lookup(3)?.file.key).toBe(`${name}/0000/${formatLtxFilename(3, 3)}`);
+    expect(h2.index.lookup(4)?.file.key).toBe(`${name}/0000/${formatLtxFilename(4, 4)}`);
+  });
+
+  test("a full index in small pages, with the replica moving between pages, ends consistent", async () => {
+    const name = uniq("paging");
+    const m = await manifest("poll");
+    await seedReplica(r2, "poll/before", name);
+    const stub = stubFor(name);
+    let calls = 0;
+    // The real stub, with the replica advanced right after the first page was served.
+    const rpc = {
+      snapshot: async (n: string, req?: SnapshotRequest) => {
+        const r = await stub.snapshot(n, req);
+        if (calls++ === 0) {
+          await advancePoll(r2, name);
+          await runDurableObjectAlarm(stub);
+        }
+        return r;
+      },
+      indexAt: (n: string, t: TimeTravelTarget, f?: number, mp?: number) => stub.indexAt(n, t, f, mp),
+    };
+    const h = await syncIndex(rpc, name, null, { maxPages: 5 });
+    expect(calls).toBeGreaterThan(3);
+    expect(h.index.txid).toBe(Number.parseInt(m.after_final_txid ?? "", 16));
+    expect(await sha256Hex(await readDatabase(r2, h.index))).toBe(expectedSha(m, m.after_final_txid ?? ""));
+    const tt = await loadIndexAt(stub, name, { txid: Number.parseInt(m.after_final_txid ?? "", 16) }, { maxPages: 4 });
+    expect(tt.index.entries()).toEqual(h.index.entries());
   });
 });
