@@ -13,6 +13,14 @@ export interface Env {
   ENVIRONMENT?: string;
 }
 
+/** Everything the HTTP layer reads from the environment: bindings, vars and secrets. */
+export type ApiBindings = Env & {
+  API_TOKEN?: string;
+  ALLOW_UNAUTHENTICATED?: string;
+  LIMITS?: unknown;
+  DATABASES?: unknown;
+};
+
 declare global {
   namespace Cloudflare {
     interface GlobalProps {

@@ -23,6 +23,7 @@
  * # keys come from the secrets S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY (or the names given here)
  * ```
  */
+import { CodedError } from "../errors.ts";
 import type { LayoutOption } from "../replica/replica.ts";
 
 /** Database names: one URL path segment, no dots-only or hidden names, no path tricks. */
@@ -69,11 +70,9 @@ export interface DatabasesConfig {
 export const DEFAULT_POLL_INTERVAL_MS = 1000;
 export const DEFAULT_IDLE_AFTER_MS = 10 * 60 * 1000;
 
-export class ConfigError extends Error {
-  readonly code = "CONFIG_INVALID";
+export class ConfigError extends CodedError<"CONFIG_INVALID"> {
   constructor(message: string) {
-    super(`DATABASES: ${message}`);
-    this.name = "ConfigError";
+    super("CONFIG_INVALID", `DATABASES: ${message}`);
   }
 }
 

@@ -6,6 +6,7 @@
  * pages are merged as they come, and a final delta from the oldest version
  * seen brings every page to the newest version.
  */
+import { CodedError } from "../errors.ts";
 import { PageIndex } from "../page-index/page-index.ts";
 import type { Freshness, IndexPayload, RpcResult, SnapshotRequest, TimeTravelTarget } from "./protocol.ts";
 
@@ -16,14 +17,7 @@ export interface IndexRpc {
 }
 
 /** An error returned by the DO, with its stable code. */
-export class IndexError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = "IndexError";
-    this.code = code;
-  }
-}
+export class IndexError extends CodedError {}
 
 function unwrap<T>(r: RpcResult<T>): T {
   if (!r.ok) throw new IndexError(r.error.code, r.error.message);

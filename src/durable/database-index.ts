@@ -17,6 +17,7 @@ import { DurableObject } from "cloudflare:workers";
 import { type DatabaseConfig, databaseConfig } from "../config/databases.ts";
 import { databasesConfig, openReplica, openStore } from "../config/open-replica.ts";
 import type { Env } from "../env.ts";
+import { CodedError } from "../errors.ts";
 import type { FileIndex } from "../ltx/file-index.ts";
 import type { LtxHeader } from "../ltx/header.ts";
 import { formatTxid } from "../ltx/txid.ts";
@@ -44,13 +45,7 @@ const FILE_INDEX_CACHE_BYTES = 32 * 1024 * 1024;
 const TIME_TRAVEL_CACHE = 4;
 const HEALS_KEPT = 20;
 
-class DbError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
+class DbError extends CodedError {}
 
 function errorOf(e: unknown): { code: string; message: string } {
   if (e instanceof Error) {

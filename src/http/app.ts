@@ -18,7 +18,7 @@
 import { type Context, Hono } from "hono";
 import { type DatabaseConfig, databaseConfig } from "../config/databases.ts";
 import { databasesConfig } from "../config/open-replica.ts";
-import type { Env } from "../env.ts";
+import type { ApiBindings } from "../env.ts";
 import { createHranaApp } from "../hrana/routes.ts";
 import { formatTxid } from "../ltx/txid.ts";
 import { listDatabases, requireDatabase } from "../query/databases.ts";
@@ -26,24 +26,10 @@ import { type QueryOutcome, isolateStats, runStatements } from "../query/service
 import { authorize } from "./auth.ts";
 import { ApiError, toApiError } from "./errors.ts";
 import { rowsJson, withRawFields } from "./json.ts";
-import { type Limits, parseLimits } from "./limits.ts";
+import { limitsFor } from "./limits.ts";
 import { parseQueryRequest, readJsonBody } from "./request.ts";
 
-type AppEnv = { Bindings: Env & { API_TOKEN?: string; ALLOW_UNAUTHENTICATED?: string; LIMITS?: unknown; DATABASES?: unknown } };
-
-const limitsCache = new WeakMap<object, Limits>();
-function limitsOf(env: AppEnv["Bindings"]): Limits {
-  let l = limitsCache.get(env);
-  if (!l) {
-    try {
-      l = parseLimits(env.LIMITS);
-    } catch (e) {
-      throw new ApiError("CONFIG_INVALID", e instanceof Error ? e.message : String(e));
-    }
-    limitsCache.set(env, l);
-  }
-  return l;
-}
+type AppEnv = { Bindings: ApiBindings };
 
 function meta(o: QueryOutcome, startedAt: number): Record<string, unknown> {
   const idx = o.snapshot.held.index;
@@ -94,7 +80,7 @@ export function createApp(): Hono<AppEnv> {
 
   app.get("/health", (c) => {
     databasesConfig(c.env); // surfaces a broken DATABASES as a 500 with CONFIG_INVALID
-    limitsOf(c.env);
+    limitsFor(c.env);
     return c.json({ ok: true, isolate: isolateStats() });
   });
 
@@ -119,7 +105,7 @@ export function createApp(): Hono<AppEnv> {
 
   const run = (kind: "query" | "batch") => async (c: Context<AppEnv, string>) => {
     const startedAt = Date.now();
-    const limits = limitsOf(c.env);
+    const limits = limitsFor(c.env);
     const cfg = await database(c);
     const body = await readJsonBody(c.req.raw, limits.maxBodyBytes);
     const req = parseQueryRequest(body, kind, limits);

@@ -4,6 +4,8 @@
  * `{ "error": { "code", "message" } }` with a status chosen by its stable code.
  */
 
+import { CodedError } from "../errors.ts";
+
 /** HTTP status for each stable error code raised anywhere in ltx-edge. */
 const STATUS: Record<string, number> = {
   BAD_REQUEST: 400,
@@ -58,13 +60,10 @@ export function statusForCode(code: string): number {
 }
 
 /** An error with a stable code and the HTTP status that goes with it. */
-export class ApiError extends Error {
-  readonly code: string;
+export class ApiError extends CodedError {
   readonly status: number;
   constructor(code: string, message: string, status = statusForCode(code)) {
-    super(message);
-    this.name = "ApiError";
-    this.code = code;
+    super(code, message);
     this.status = status;
   }
 

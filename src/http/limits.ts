@@ -4,6 +4,7 @@
  * object); a request may lower (never raise) some of them per query with a
  * `limits` field.
  */
+import { CodedError } from "../errors.ts";
 export interface Limits {
   /** Largest request body, bytes. */
   maxBodyBytes: number;
@@ -80,3 +81,19 @@ export const REQUEST_LIMIT_KEYS = {
   timeout_ms: "queryTimeoutMs",
   max_response_bytes: "maxResponseBytes",
 } as const satisfies Record<string, keyof Limits>;
+
+const parsed = new WeakMap<object, Limits>();
+
+/** The limits of a deployment, parsed once per env object; a bad `LIMITS` is a CONFIG_INVALID error. */
+export function limitsFor(env: { LIMITS?: unknown }): Limits {
+  let l = parsed.get(env);
+  if (!l) {
+    try {
+      l = parseLimits(env.LIMITS);
+    } catch (e) {
+      throw new CodedError("CONFIG_INVALID", `LIMITS: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    parsed.set(env, l);
+  }
+  return l;
+}

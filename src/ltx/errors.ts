@@ -5,6 +5,8 @@
  * names the file and byte offset where the problem was found when known.
  */
 
+import { CodedError } from "../errors.ts";
+
 /** Stable error codes raised while decoding LTX data. */
 export type LtxErrorCode =
   | "LTX_BAD_MAGIC"
@@ -29,8 +31,7 @@ export interface LtxErrorDetails {
 }
 
 /** A decoding failure with a stable code, the file and the byte offset. */
-export class LtxError extends Error {
-  readonly code: LtxErrorCode;
+export class LtxError extends CodedError<LtxErrorCode> {
   readonly file: string | undefined;
   readonly offset: number | undefined;
 
@@ -41,9 +42,7 @@ export class LtxError extends Error {
     ]
       .filter((x) => x !== undefined)
       .join(" at ");
-    super(where ? `${message} (${where})` : message, details.cause !== undefined ? { cause: details.cause } : undefined);
-    this.name = "LtxError";
-    this.code = code;
+    super(code, where ? `${message} (${where})` : message, details.cause !== undefined ? { cause: details.cause } : undefined);
     this.file = details.file;
     this.offset = details.offset;
   }

@@ -17,6 +17,7 @@
  * straddle two segments), checked against its pgno, and kept in a small
  * decoded-page LRU.
  */
+import { CodedError } from "../errors.ts";
 import { concatBytes } from "../ltx/bytes.ts";
 import { LtxError } from "../ltx/errors.ts";
 import { decodePageFrame } from "../ltx/page.ts";
@@ -55,11 +56,9 @@ export function newFetchStats(): FetchStats {
 }
 
 /** Raised when a query would exceed its storage-request budget. */
-export class FetchLimitError extends Error {
-  readonly code = "QUERY_STORAGE_LIMIT";
+export class FetchLimitError extends CodedError<"QUERY_STORAGE_LIMIT"> {
   constructor(limit: number) {
-    super(`query needs more than ${limit} storage requests (limit); narrow it or raise max_storage_requests`);
-    this.name = "FetchLimitError";
+    super("QUERY_STORAGE_LIMIT", `query needs more than ${limit} storage requests (limit); narrow it or raise max_storage_requests`);
   }
 }
 

@@ -6,6 +6,8 @@
  * parses keys, levels and TXIDs.
  */
 
+import { CodedError } from "../errors.ts";
+
 /** One object as a listing returns it. */
 export interface StoredObject {
   /** Full key, including any prefix. */
@@ -34,14 +36,11 @@ export interface RangeResult {
 /** Raised by stores; `code` is stable. */
 export type StorageErrorCode = "STORAGE_NOT_FOUND" | "STORAGE_ERROR" | "STORAGE_TIMEOUT" | "STORAGE_BAD_RESPONSE";
 
-export class StorageError extends Error {
-  readonly code: StorageErrorCode;
+export class StorageError extends CodedError<StorageErrorCode> {
   readonly key: string | undefined;
   readonly status: number | undefined;
   constructor(code: StorageErrorCode, message: string, opts: { key?: string; status?: number; cause?: unknown } = {}) {
-    super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
-    this.name = "StorageError";
-    this.code = code;
+    super(code, message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
     this.key = opts.key;
     this.status = opts.status;
   }

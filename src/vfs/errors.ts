@@ -4,16 +4,10 @@
  * PageSource, which are passed through untouched).
  */
 
+import { CodedError } from "../errors.ts";
+
 export type VfsErrorCode =
   /** PageSource.readPage returned something that is not exactly pageSize bytes. */
   "VFS_BAD_PAGE";
 
-export class VfsError extends Error {
-  readonly code: VfsErrorCode;
-
-  constructor(code: VfsErrorCode, message: string) {
-    super(message);
-    this.name = "VfsError";
-    this.code = code;
-  }
-}
+export class VfsError extends CodedError<VfsErrorCode> {}
