@@ -1,0 +1,300 @@
+/**
+ * @module
+ * Just enough of SQLite's tokenizer for Hrana: splitting a `sequence` into
+ * statements, recognising transaction control (BEGIN/COMMIT/ROLLBACK/
+ * SAVEPOINT/RELEASE, which this read-only server answers itself), and
+ * numbering parameters the way SQLite does for `describe`. Strings, quoted
+ * identifiers and comments are skipped exactly, so a `;` or `?` inside them
+ * never counts.
+ */
+
+export type TokenKind = "word" | "quoted" | "string" | "number" | "param" | "semi" | "comment" | "op";
+
+export interface Token {
+  kind: TokenKind;
+  start: number;
+  end: number;
+}
+
+function isIdStart(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c >= 0x80;
+}
+
+function isIdChar(c: number): boolean {
+  return isIdStart(c) || (c >= 48 && c <= 57) || c === 36;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 12 || c === 13;
+}
+
+/** Index after a quoted run that ends at `close`; a doubled `close` is an escape. Unterminated runs end at the text's end. */
+function skipQuoted(sql: string, from: number, close: string): number {
+  let i = from + 1;
+  for (;;) {
+    const j = sql.indexOf(close, i);
+    if (j < 0) return sql.length;
+    if (close !== "]" && sql[j + 1] === close) {
+      i = j + 2;
+      continue;
+    }
+    return j + 1;
+  }
+}
+
+/** Index after a `:name`, `@name`, `$name` parameter (with SQLite's `::` and `(…)` suffixes), or -1 if there is no name. */
+function skipNamedParam(sql: string, from: number): number {
+  let i = from + 1;
+  let n = 0;
+  while (i < sql.length) {
+    const c = sql.charCodeAt(i);
+    if (isIdChar(c)) {
+      i++;
+      n++;
+    } else if (c === 40 /* ( */ && n > 0) {
+      const j = sql.indexOf(")", i);
+      if (j < 0) return -1;
+      i = j + 1;
+      n++;
+      break;
+    } else if (c === 58 /* : */ && sql.charCodeAt(i + 1) === 58) {
+      i += 2;
+    } else {
+      break;
+    }
+  }
+  return n > 0 ? i : -1;
+}
+
+/** Tokens of `sql`, whitespace dropped. Never throws: text SQLite would reject is left for SQLite to reject. */
+export function tokenize(sql: string): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql.charCodeAt(i);
+    const start = i;
+    if (isSpace(c)) {
+      i++;
+      continue;
+    }
+    let kind: TokenKind;
+    if (c === 45 /* - */ && sql.charCodeAt(i + 1) === 45) {
+      const j = sql.indexOf("\n", i);
+      i = j < 0 ? sql.length : j;
+      kind = "comment";
+    } else if (c === 47 /* / */ && sql.charCodeAt(i + 1) === 42 /* * */) {
+      const j = sql.indexOf("*/", i + 2);
+      i = j < 0 ? sql.length : j + 2;
+      kind = "comment";
+    } else if (c === 39 /* ' */) {
+      i = skipQuoted(sql, i, "'");
+      kind = "string";
+    } else if (c === 34 /* " */ || c === 96 /* ` */) {
+      i = skipQuoted(sql, i, sql[i] as string);
+      kind = "quoted";
+    } else if (c === 91 /* [ */) {
+      i = skipQuoted(sql, i, "]");
+      kind = "quoted";
+    } else if (c === 59 /* ; */) {
+      i++;
+      kind = "semi";
+    } else if (c === 63 /* ? */) {
+      i++;
+      while (i < sql.length && isDigit(sql.charCodeAt(i))) i++;
+      kind = "param";
+    } else if (c === 58 /* : */ || c === 64 /* @ */ || c === 36 /* $ */ || c === 35 /* # */) {
+      const j = skipNamedParam(sql, i);
+      if (j < 0) {
+        i++;
+        kind = "op";
+      } else {
+        i = j;
+        kind = "param";
+      }
+    } else if (isDigit(c) || (c === 46 /* . */ && isDigit(sql.charCodeAt(i + 1)))) {
+      i++;
+      while (i < sql.length) {
+        const d = sql.charCodeAt(i);
+        const prev = sql.charCodeAt(i - 1);
+        if (isIdChar(d) || d === 46) i++;
+        else if ((d === 43 || d === 45) && (prev === 101 || prev === 69) && !/^0[xX]/.test(sql.slice(start, i))) i++;
+        else break;
+      }
+      kind = "number";
+    } else if (isIdStart(c)) {
+      i++;
+      while (i < sql.length && isIdChar(sql.charCodeAt(i))) i++;
+      kind = "word";
+    } else {
+      i++;
+      kind = "op";
+    }
+    out.push({ kind, start, end: i });
+  }
+  return out;
+}
+
+function upperWord(sql: string, t: Token | undefined): string | null {
+  return t && t.kind === "word" ? sql.slice(t.start, t.end).toUpperCase() : null;
+}
+
+/** One statement of a SQL text: its text without surrounding comments or the terminating `;`. */
+export interface StatementSpan {
+  text: string;
+  start: number;
+  end: number;
+}
+
+/**
+ * Splits SQL text into statements at top-level semicolons. Like
+ * sqlite3_complete(), a `CREATE TRIGGER` body (`BEGIN … END;`) stays in one
+ * piece, so the engine sees — and refuses — the whole trigger.
+ */
+export function splitStatements(sql: string): StatementSpan[] {
+  const tokens = tokenize(sql);
+  const out: StatementSpan[] = [];
+  let current: Token[] = [];
+  const flush = (): void => {
+    const first = current[0];
+    const last = current[current.length - 1];
+    if (first && last) out.push({ text: sql.slice(first.start, last.end), start: first.start, end: last.end });
+    current = [];
+  };
+  const isTrigger = (): boolean => {
+    const w = current.filter((t) => t.kind === "word").slice(0, 3).map((t) => upperWord(sql, t));
+    return w[0] === "CREATE" && (w[1] === "TRIGGER" || ((w[1] === "TEMP" || w[1] === "TEMPORARY") && w[2] === "TRIGGER"));
+  };
+  for (const t of tokens) {
+    if (t.kind === "comment") continue;
+    if (t.kind === "semi") {
+      if (current.length === 0) continue;
+      if (isTrigger() && upperWord(sql, current[current.length - 1]) !== "END") {
+        current.push(t);
+        continue;
+      }
+      flush();
+      continue;
+    }
+    current.push(t);
+  }
+  flush();
+  return out;
+}
+
+/** Transaction control that a Hrana stream answers without the engine. */
+export type Control =
+  | { kind: "begin"; mode: "deferred" | "immediate" | "exclusive" }
+  | { kind: "commit" }
+  | { kind: "rollback" }
+  | { kind: "savepoint"; name: string }
+  | { kind: "release"; name: string }
+  | { kind: "rollback_to"; name: string };
+
+function nameOf(sql: string, t: Token | undefined): string | null {
+  if (!t) return null;
+  const s = sql.slice(t.start, t.end);
+  if (t.kind === "word") return s;
+  if (t.kind === "quoted" || t.kind === "string") {
+    const q = s[0] === "[" ? "]" : (s[0] as string);
+    if (s.length < 2 || s[s.length - 1] !== q) return null;
+    const inner = s.slice(1, -1);
+    return q === "]" ? inner : inner.split(q + q).join(q);
+  }
+  return null;
+}
+
+/**
+ * Recognises one statement of transaction control, or returns null for
+ * anything else (which then goes to the engine, whose authorizer refuses
+ * transaction statements it does not know). `BEGIN … READONLY` is libSQL's
+ * spelling of a read transaction (`client.transaction("read")`).
+ */
+export function parseControl(stmt: string): Control | null {
+  const toks = tokenize(stmt).filter((t) => t.kind !== "comment" && t.kind !== "semi");
+  const w0 = upperWord(stmt, toks[0]);
+  if (w0 === null) return null;
+  const words = toks.map((t) => upperWord(stmt, t));
+  const rest = words.slice(1);
+  const optTransaction = (from: number): number => (words[from] === "TRANSACTION" ? from + 1 : from);
+  switch (w0) {
+    case "BEGIN": {
+      let mode: "deferred" | "immediate" | "exclusive" = "deferred";
+      const seen = new Set<string>();
+      for (const w of rest) {
+        if (w === null || seen.has(w)) return null;
+        seen.add(w);
+        if (w === "IMMEDIATE" || w === "EXCLUSIVE") mode = w === "IMMEDIATE" ? "immediate" : "exclusive";
+        else if (w !== "DEFERRED" && w !== "TRANSACTION" && w !== "READONLY") return null;
+      }
+      if (["DEFERRED", "IMMEDIATE", "EXCLUSIVE"].filter((m) => seen.has(m)).length > 1) return null;
+      return { kind: "begin", mode };
+    }
+    case "COMMIT":
+    case "END":
+      return optTransaction(1) === toks.length ? { kind: "commit" } : null;
+    case "ROLLBACK": {
+      let i = optTransaction(1);
+      if (i === toks.length) return { kind: "rollback" };
+      if (words[i] !== "TO") return null;
+      i++;
+      if (words[i] === "SAVEPOINT") i++;
+      const name = nameOf(stmt, toks[i]);
+      return name !== null && i + 1 === toks.length ? { kind: "rollback_to", name } : null;
+    }
+    case "SAVEPOINT": {
+      const name = nameOf(stmt, toks[1]);
+      return name !== null && toks.length === 2 ? { kind: "savepoint", name } : null;
+    }
+    case "RELEASE": {
+      const i = words[1] === "SAVEPOINT" ? 2 : 1;
+      const name = nameOf(stmt, toks[i]);
+      return name !== null && i + 1 === toks.length ? { kind: "release", name } : null;
+    }
+    default:
+      return null;
+  }
+}
+
+/** The first keyword of a statement, upper-cased (null when it does not start with a word). */
+export function firstKeyword(stmt: string): string | null {
+  const t = tokenize(stmt).find((x) => x.kind !== "comment");
+  return upperWord(stmt, t);
+}
+
+/** SQLITE_MAX_VARIABLE_NUMBER of the shipped builds (the SQLite default). */
+const MAX_VARIABLE_NUMBER = 32766;
+
+/**
+ * Parameter names by index, numbered as SQLite numbers them: `?` takes the
+ * next index, `?NNN` takes NNN, a name keeps the index of its first use.
+ * Names keep their prefix; `?` and unused indexes are null. Returns null when
+ * an index is out of SQLite's range (the engine would refuse the statement).
+ */
+export function parameterNames(stmt: string): (string | null)[] | null {
+  const names: (string | null)[] = [];
+  const byName = new Map<string, number>();
+  for (const t of tokenize(stmt)) {
+    if (t.kind !== "param") continue;
+    const text = stmt.slice(t.start, t.end);
+    let index: number;
+    if (text === "?") {
+      index = names.length + 1;
+    } else if (text[0] === "?") {
+      index = Number(text.slice(1));
+      if (!Number.isInteger(index) || index < 1 || index > MAX_VARIABLE_NUMBER) return null;
+      if (!byName.has(text)) byName.set(text, index);
+    } else {
+      const known = byName.get(text);
+      index = known ?? names.length + 1;
+      if (known === undefined) byName.set(text, index);
+    }
+    if (index > MAX_VARIABLE_NUMBER) return null;
+    while (names.length < index) names.push(null);
+    if (text !== "?" && names[index - 1] === null) names[index - 1] = text;
+  }
+  return names;
+}
