@@ -7,7 +7,7 @@
  */
 import { ApiError } from "../http/errors.ts";
 import { base64 } from "../http/json.ts";
-import type { SqlParam, SqlValue, StatementResult } from "../sql/types.ts";
+import { type SqlParam, SqlReal, type SqlValue, type StatementResult } from "../sql/types.ts";
 
 const MIN_INT64 = -(2n ** 63n);
 const MAX_INT64 = 2n ** 63n - 1n;
@@ -31,9 +31,8 @@ export function parseInt64(v: unknown, where: string): bigint {
 }
 
 /**
- * One Hrana `Value` as a bindable parameter. Note: a float with an integral
- * value (JavaScript clients send every `number` as a float) binds as INTEGER,
- * because the engine binds integral numbers that way (see docs/hrana.md).
+ * One Hrana `Value` as a bindable parameter. A `float` binds as REAL even when
+ * integral, as on a libSQL server (JavaScript clients send every `number` as a float).
  */
 export function paramFromHrana(v: unknown, where: string): SqlParam {
   if (!isRecord(v) || typeof v.type !== "string") throw bad(where, 'expected a value object {"type": …}');
@@ -44,7 +43,7 @@ export function paramFromHrana(v: unknown, where: string): SqlParam {
       return parseInt64(v.value, where);
     case "float":
       if (typeof v.value !== "number" || !Number.isFinite(v.value)) throw bad(where, "a float value must be a finite JSON number");
-      return v.value;
+      return new SqlReal(v.value);
     case "text":
       if (typeof v.value !== "string") throw bad(where, "a text value must be a string");
       return v.value;

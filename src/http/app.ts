@@ -76,7 +76,12 @@ export function createApp(): Hono<AppEnv> {
   app.onError((err) => toApiError(err).toResponse());
   app.notFound((c) => new ApiError("NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`).toResponse());
 
-  app.get("/", (c) => c.json({ name: "ltx-edge", endpoints: ["GET /health", "GET /db", "GET /db/:name", "POST /db/:name/query", "POST /db/:name/batch"] }));
+  app.get("/", (c) =>
+    c.json({
+      name: "ltx-edge",
+      endpoints: ["GET /health", "GET /db", "GET /db/:name", "POST /db/:name/query", "POST /db/:name/batch", "POST /db/:name/v2/pipeline", "POST /db/:name/v3/pipeline"],
+    }),
+  );
 
   app.get("/health", (c) => {
     databasesConfig(c.env); // surfaces a broken DATABASES as a 500 with CONFIG_INVALID

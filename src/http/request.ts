@@ -4,7 +4,7 @@
  * {@link ApiError} with a stable code; nothing reaches SQLite unchecked.
  */
 import { parseTxid } from "../ltx/txid.ts";
-import type { SqlParam, StatementInput } from "../sql/types.ts";
+import { type SqlParam, SqlReal, type StatementInput } from "../sql/types.ts";
 import { ApiError } from "./errors.ts";
 import type { IntegerMode } from "./json.ts";
 import { type Limits, REQUEST_LIMIT_KEYS } from "./limits.ts";
@@ -92,6 +92,7 @@ function param(v: Json, where: string): SqlParam {
         throw new ApiError("SQL_BAD_PARAMS", `${where}: invalid base64`);
       }
     }
+    if (keys.length === 1 && typeof v.real === "number") return new SqlReal(v.real);
     if (keys.length === 1 && v.integer !== undefined) {
       const x = v.integer;
       if (typeof x === "bigint") return int64(x, where);
@@ -100,7 +101,7 @@ function param(v: Json, where: string): SqlParam {
       throw new ApiError("SQL_BAD_PARAMS", `${where}: "integer" must be a string of decimal digits (or an exact JSON integer)`);
     }
   }
-  throw new ApiError("SQL_BAD_PARAMS", `${where}: unsupported value; use null, a boolean, number, string, {"base64": "…"} or {"integer": "…"}`);
+  throw new ApiError("SQL_BAD_PARAMS", `${where}: unsupported value; use null, a boolean, number, string, {"base64": "…"}, {"integer": "…"} or {"real": …}`);
 }
 
 /** Binary-operator tokens one statement may hold (see {@link operatorCount}). */

@@ -12,7 +12,18 @@ export type SqlValue = null | number | bigint | string | Uint8Array;
  * integers beyond 2^53, and note 1.0 === 1 binds as INTEGER); boolean → 0/1;
  * string → TEXT; Uint8Array → BLOB (empty stays an empty BLOB); null → NULL.
  */
-export type SqlParam = SqlValue | boolean;
+export type SqlParam = SqlValue | boolean | SqlReal;
+
+/**
+ * A number that binds as REAL even when it is integral — Hrana's `float`
+ * values and the HTTP API's `{"real": …}` — so `SELECT ? / 2` with 7.0 is 3.5.
+ */
+export class SqlReal {
+  readonly value: number;
+  constructor(value: number) {
+    this.value = value;
+  }
+}
 
 export interface StatementInput {
   /** Exactly one statement; trailing whitespace, semicolons and comments are fine. */

@@ -8,7 +8,7 @@
 import * as SQLite from "@journeyapps/wa-sqlite";
 import type { SqliteWasmModule } from "../vfs/sqlite-module.ts";
 import { SqlError } from "./errors.ts";
-import type { SqlParam, SqlValue, StatementInput } from "./types.ts";
+import { type SqlParam, SqlReal, type SqlValue, type StatementInput } from "./types.ts";
 
 const MIN_INT64 = -(2n ** 63n);
 const MAX_INT64 = 2n ** 63n - 1n;
@@ -45,6 +45,8 @@ function bindOne(
       // Safe integers become INTEGER, everything else REAL (NaN binds as NULL, as in SQLite).
       if (Number.isSafeInteger(value)) sqlite3.bind_int64(stmt, index, BigInt(value));
       else sqlite3.bind_double(stmt, index, value);
+    } else if (value instanceof SqlReal) {
+      sqlite3.bind_double(stmt, index, value.value);
     } else if (typeof value === "string") {
       sqlite3.bind_text(stmt, index, value);
     } else if (value instanceof Uint8Array) {

@@ -139,3 +139,21 @@ describe("small HTTP details", () => {
     expect(z.text).toContain('"rows":[[-0.0,0.0]]');
   });
 });
+
+describe("integral REALs bind as REAL when asked", () => {
+  test('{"real": 7} over HTTP and a Hrana float 7 both divide as REAL', async () => {
+    const d = `real-${uid}`;
+    await seedReplica(r2, "small", d);
+    const r = await post(d, { sql: "SELECT ?1 / 2, typeof(?1)", params: [{ real: 7 }] });
+    expect(r.text).toContain('"rows":[[3.5,"real"]]');
+    const plain = await post(d, { sql: "SELECT ?1 / 2, typeof(?1)", params: [7] });
+    expect(plain.text).toContain('"rows":[[3,"integer"]]');
+    const h = await exports.default.fetch(`http://localhost/db/${d}/v2/pipeline`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ baton: null, requests: [{ type: "execute", stmt: { sql: "SELECT ? / 2", args: [{ type: "float", value: 7 }] } }, { type: "close" }] }),
+    });
+    const body = (await h.json()) as { results: { response: { result: { rows: unknown[][] } } }[] };
+    expect(body.results[0]?.response.result.rows).toEqual([[{ type: "float", value: 3.5 }]]);
+  });
+});
