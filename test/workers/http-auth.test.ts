@@ -98,8 +98,7 @@ describe("no API_TOKEN configured (the tests' env)", () => {
     expectError(await viaWorker(`http://example.com/db/${DB_A}/query`, queryInit(bearer("anything"))), 401, "UNAUTHORIZED", /API_TOKEN/);
   });
 
-  test('ENVIRONMENT = "development" (set in wrangler.toml) does not open the API to other hosts', async () => {
-    expect(env.ENVIRONMENT).toBe("development");
+  test('an ENVIRONMENT = "development" variable does not open the API to other hosts', async () => {
     expectError(await viaApp(envWith({ ENVIRONMENT: "development" }), `http://example.com/db/${DB_A}/query`, queryInit()), 401, "UNAUTHORIZED");
   });
 
