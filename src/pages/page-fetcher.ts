@@ -10,8 +10,10 @@
  *    immutable (database, object key, ETag, segment size, segment number):
  *    LTX files never change under an ETag, so nothing is ever invalidated;
  * 3. one storage range read per run of missing neighbouring segments; runs
- *    grow while access is sequential (capped), and independent runs are
- *    fetched in parallel (at most 6 connections).
+ *    grow while access is sequential (capped at 1 MiB), and once a scan runs
+ *    at full length the next run is fetched while SQLite works through the
+ *    current one; independent runs are fetched in parallel (at most 6
+ *    connections).
  *
  * A page is decoded from the segment bytes that hold its frame (a frame may
  * straddle two segments), checked against its pgno, and kept in a small
@@ -106,6 +108,10 @@ export class IndexPageSource implements PageSource {
   private readonly opts: FetcherOptions;
   /** Sequential-run detection: the segment after the last run fetched, per file. */
   private nextSeg = new Map<number, { seg: number; run: number }>();
+  /** Segments of runs fetched ahead of need (a scan's next run), by segment key. */
+  private readonly ahead = new Map<string, Promise<Uint8Array | null>>();
+  /** First segment of each run fetched ahead → the run's end, to keep the pipeline one run ahead. */
+  private readonly aheadRuns = new Map<string, { file: IndexedFile; end: number }>();
 
   constructor(index: PageIndex, opts: FetcherOptions) {
     this.index = index;
@@ -149,7 +155,9 @@ export class IndexPageSource implements PageSource {
     const out: (Uint8Array | undefined)[] = [];
     const missing: number[] = [];
     for (let s = first; s <= last; s++) {
-      const hit = this.opts.caches.segments.get(segKey(file, s));
+      const key = segKey(file, s);
+      // Read-ahead first: consuming it keeps the scan's pipeline going (it is in the isolate cache too).
+      const hit = (await this.takeAhead(key)) ?? this.opts.caches.segments.get(key);
       if (hit) {
         this.stats.isolateHits++;
         out[s - first] = hit;
@@ -171,6 +179,55 @@ export class IndexPageSource implements PageSource {
       for (const [s, b] of fetched) if (s >= first && s <= last) out[s - first] = b;
     }
     return out as Uint8Array[];
+  }
+
+  /** A segment fetched ahead, if any; consuming a run's first segment starts the next run. */
+  private async takeAhead(key: string): Promise<Uint8Array | null> {
+    const p = this.ahead.get(key);
+    if (!p) return null;
+    this.ahead.delete(key);
+    const run = this.aheadRuns.get(key);
+    this.aheadRuns.delete(key);
+    const seg = await p;
+    // Keep one run ahead — unless this one failed, when the demand path takes over.
+    if (seg && run) this.fetchAhead(run.file, run.end + 1);
+    return seg;
+  }
+
+  /**
+   * Starts fetching the full-length run at `from` without waiting for it, unless
+   * it is cached already, the file ends, or the query's storage budget is spent
+   * (read-ahead never fails a query).
+   */
+  private fetchAhead(file: IndexedFile, from: number): void {
+    const lastSeg = Math.floor((file.size - 1) / SEGMENT_BYTES);
+    if (from > lastSeg || this.stats.storageRequests >= this.opts.maxStorageRequests) return;
+    const firstKey = segKey(file, from);
+    if (this.ahead.has(firstKey) || this.opts.caches.segments.get(firstKey)) return;
+    const end = Math.min(lastSeg, from + MAX_RUN_BYTES / SEGMENT_BYTES - 1);
+    const into = new Map<number, Uint8Array>();
+    const landed = (async (): Promise<boolean> => {
+      // Another isolate may have put this run in the Cache API: then it costs no storage request.
+      if (await this.edgeGet(file, from)) return false;
+      await this.fetchRun(file, from, end, into);
+      return true;
+    })();
+    // If it does not land, the demand path takes over at full run length (no ramp again).
+    landed.then(
+      (ok) => {
+        if (!ok) this.nextSeg.set(file.id, { seg: from, run: end - from + 1 });
+      },
+      () => this.nextSeg.set(file.id, { seg: from, run: end - from + 1 }),
+    );
+    for (let s = from; s <= end; s++) {
+      const seg = landed.then(
+        (ok) => (ok ? (into.get(s) ?? null) : null),
+        () => null, // a failed read-ahead falls back to the normal path, which reports the error
+      );
+      this.ahead.set(segKey(file, s), seg);
+    }
+    this.aheadRuns.set(firstKey, { file, end });
+    this.nextSeg.set(file.id, { seg: end + 1, run: end - from + 1 });
   }
 
   private async edgeGet(file: IndexedFile, seg: number): Promise<Uint8Array | null> {
@@ -225,6 +282,8 @@ export class IndexPageSource implements PageSource {
       else runs.push([s, s]);
     }
     const result = new Map<number, Uint8Array>();
+    // A scan at full speed: fetch its next run while this one is consumed.
+    if (sequential && runLen === maxRun) this.fetchAhead(file, end + 1);
     for (let i = 0; i < runs.length; i += MAX_PARALLEL) {
       await Promise.all(runs.slice(i, i + MAX_PARALLEL).map(([a, b]) => this.fetchRun(file, a, b, result)));
     }
