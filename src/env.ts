@@ -19,6 +19,8 @@ export type ApiBindings = Env & {
   ALLOW_UNAUTHENTICATED?: string;
   LIMITS?: unknown;
   DATABASES?: unknown;
+  /** Comma-separated origins allowed by CORS ("*" for any); unset: no CORS headers. */
+  CORS_ORIGINS?: string;
 };
 
 declare global {

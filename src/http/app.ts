@@ -16,6 +16,7 @@
  * ```
  */
 import { type Context, Hono } from "hono";
+import { cors } from "hono/cors";
 import { type DatabaseConfig, databaseConfig } from "../config/databases.ts";
 import { databasesConfig } from "../config/open-replica.ts";
 import type { ApiBindings } from "../env.ts";
@@ -70,10 +71,26 @@ function serverTiming(o: QueryOutcome): string {
   ].join(", ");
 }
 
+function corsOrigins(v: unknown): string[] {
+  return typeof v === "string" ? v.split(",").map((o) => o.trim()).filter((o) => o.length > 0) : [];
+}
+
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.onError((err) => toApiError(err).toResponse());
+  // Browsers: only the origins listed in CORS_ORIGINS ("*" for any); none by default.
+  app.use("*", async (c, next) => {
+    const origins = corsOrigins(c.env.CORS_ORIGINS);
+    if (origins.length === 0) return next();
+    return cors({
+      origin: origins.includes("*") ? "*" : origins,
+      allowMethods: ["GET", "POST", "OPTIONS"],
+      allowHeaders: ["authorization", "content-type"],
+      exposeHeaders: ["server-timing", "x-ltx-txid"],
+      maxAge: 86400,
+    })(c, next);
+  });
   app.notFound((c) => new ApiError("NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`).toResponse());
 
   app.get("/", (c) =>

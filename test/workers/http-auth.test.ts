@@ -228,3 +228,23 @@ describe("per-database token (token_secret)", () => {
     expectError(await viaApp(e, `http://example.com/db/${DB_B}/query`, queryInit(bearer("new"))), 403, "FORBIDDEN");
   });
 });
+
+describe("CORS", () => {
+  test("no CORS headers by default; CORS_ORIGINS allows listed origins, with preflight", async () => {
+    const plain = await viaApp(envWith({}), `http://localhost/health`, { headers: { origin: "https://app.example" } });
+    expect(plain.headers.get("access-control-allow-origin")).toBeNull();
+    const e = envWith({ CORS_ORIGINS: "https://app.example, https://other.example" });
+    const ok = await viaApp(e, `http://localhost/health`, { headers: { origin: "https://app.example" } });
+    expect(ok.headers.get("access-control-allow-origin")).toBe("https://app.example");
+    expect(ok.headers.get("access-control-expose-headers")).toMatch(/x-ltx-txid/);
+    const pre = await viaApp(e, `http://localhost/db/${DB_A}/query`, {
+      method: "OPTIONS",
+      headers: { origin: "https://other.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get("access-control-allow-origin")).toBe("https://other.example");
+    expect(pre.headers.get("access-control-allow-headers")).toMatch(/authorization/);
+    const denied = await viaApp(e, `http://localhost/health`, { headers: { origin: "https://evil.example" } });
+    expect(denied.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
