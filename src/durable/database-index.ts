@@ -22,13 +22,12 @@ import type { FileIndex } from "../ltx/file-index.ts";
 import type { LtxHeader } from "../ltx/header.ts";
 import { formatTxid } from "../ltx/txid.ts";
 import { PageIndex } from "../page-index/page-index.ts";
-import { PlanError } from "../plan/errors.ts";
 import { computeRestorePlan, extendChain, type PlanTarget } from "../plan/plan.ts";
 import { CountingStore, newCounters } from "../replica/counting.ts";
 import type { LtxFileInfo, Replica } from "../replica/replica.ts";
 import type { ObjectStore } from "../replica/types.ts";
 import { mapPool } from "../restore/pool.ts";
-import { FETCH_CONCURRENCY } from "../restore/restore.ts";
+import { FETCH_CONCURRENCY, buildPageIndex } from "../restore/restore.ts";
 import { IndexStore, type PersistedState } from "./persist.ts";
 import type { DbState, DbStatus, Freshness, IndexPayload, RpcResult, SnapshotRequest, TimeTravelTarget } from "./protocol.ts";
 
@@ -376,18 +375,8 @@ export class DatabaseIndex extends DurableObject<Env> {
     return r;
   }
 
-  private async buildIndex(plan: readonly LtxFileInfo[]): Promise<PageIndex> {
-    const parts = await mapPool(plan, FETCH_CONCURRENCY, (f) => this.readIndexCached(f));
-    const first = parts[0];
-    if (!first) throw new PlanError("PLAN_NO_FILES", "empty restore plan");
-    const index = new PageIndex(first.header.pageSize, first.header.commit);
-    plan.forEach((f, i) => {
-      const p = parts[i];
-      if (p) index.apply(f, p.header, p.index);
-    });
-    const missing = index.missingPages(1);
-    if (missing.length > 0) throw new PlanError("PLAN_INCONSISTENT", `index at ${formatTxid(index.txid)} lacks page ${missing[0]}`);
-    return index;
+  private buildIndex(plan: readonly LtxFileInfo[]): Promise<PageIndex> {
+    return buildPageIndex(this.getReplica(), plan, (f) => this.readIndexCached(f));
   }
 
   private async buildAt(target: PlanTarget): Promise<PageIndex> {

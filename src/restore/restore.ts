@@ -5,6 +5,7 @@
  * overlaid in plan order) or build the page index (only each file's tail).
  */
 import { decodeLtxFile } from "../ltx/decoder.ts";
+import type { FileIndex } from "../ltx/file-index.ts";
 import { type LtxHeader, lockPgno } from "../ltx/header.ts";
 import { formatTxid } from "../ltx/txid.ts";
 import { PageIndex } from "../page-index/page-index.ts";
@@ -149,10 +150,15 @@ export async function restoreToBytes(replica: Replica, opts: RestoreOptions = {}
 
 /**
  * Builds the page index for a plan: one tail read per file (two for large
- * files), in parallel, applied in plan order.
+ * files), in parallel, applied in plan order. `read` may serve file indexes
+ * from a cache (the Durable Object does).
  */
-export async function buildPageIndex(replica: Replica, plan: readonly LtxFileInfo[]): Promise<PageIndex> {
-  const parts = await mapPool(plan, FETCH_CONCURRENCY, (f) => replica.readIndex(f));
+export async function buildPageIndex(
+  replica: Replica,
+  plan: readonly LtxFileInfo[],
+  read: (f: LtxFileInfo) => Promise<{ header: LtxHeader; index: FileIndex }> = (f) => replica.readIndex(f),
+): Promise<PageIndex> {
+  const parts = await mapPool(plan, FETCH_CONCURRENCY, read);
   const first = parts[0];
   if (!first) throw new PlanError("PLAN_NO_FILES", "empty restore plan");
   const index = new PageIndex(first.header.pageSize);

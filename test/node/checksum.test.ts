@@ -21,16 +21,6 @@ function hex(s: string): Uint8Array {
   return Uint8Array.from(s.trim().split(/\s+/).map((x) => parseInt(x, 16)));
 }
 
-function concat(...parts: ArrayLike<number>[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** Bit-at-a-time CRC-64/GO-ISO with BigInt: slow but obviously right. */
 function referenceCrc64(data: Uint8Array): bigint {
   const mask = (1n << 64n) - 1n;

@@ -23,7 +23,6 @@ import { LtxError, type LtxErrorCode } from "../../src/ltx/errors.ts";
 import { decodeFileIndexFromTail } from "../../src/ltx/file-index.ts";
 import { HEADER_SIZE, type LtxHeader, decodeHeader } from "../../src/ltx/header.ts";
 import { decodePageFrame } from "../../src/ltx/page.ts";
-import { encodeLtxFile } from "../../src/ltx/writer.ts";
 import { DirStore } from "../../src/replica/dir.ts";
 import { type LtxFileInfo, Replica } from "../../src/replica/replica.ts";
 import { resolvePlan, restoreToBytes } from "../../src/restore/restore.ts";
