@@ -83,7 +83,7 @@ export function curlExamples(port: number): string {
   const body = JSON.stringify({ sql: SAMPLE_SQL });
   return [
     // The Worker wants a JSON content type; plain -d would send application/x-www-form-urlencoded.
-    `  curl -s localhost:${port}/db/${SAMPLE_NAME}/query -H 'content-type: application/json' -d '${body}'`,
+    `  curl -s localhost:${port}/db/${SAMPLE_NAME}/query -d '${body}'`,
     `  curl -s localhost:${port}/db`,
     `  curl -s localhost:${port}/db/${SAMPLE_NAME}`,
   ].join("\n");

@@ -311,7 +311,7 @@ describe("ltx-edge dev: pieces", () => {
     expect(parsePort("9000")).toBe(9000);
     for (const bad of ["0", "65536", "x", "-1", "80.5", ""]) expect(() => parsePort(bad), bad).toThrow(/--port must be/);
     expect(curlExamples(8787)).toContain(
-      `curl -s localhost:8787/db/sample/query -H 'content-type: application/json' -d '{"sql":"SELECT id, name, email FROM users ORDER BY id LIMIT 3"}'`,
+      `curl -s localhost:8787/db/sample/query -d '{"sql":"SELECT id, name, email FROM users ORDER BY id LIMIT 3"}'`,
     );
   });
 
