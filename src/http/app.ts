@@ -87,7 +87,7 @@ export function createApp(): Hono<AppEnv> {
       origin: origins.includes("*") ? "*" : origins,
       allowMethods: ["GET", "POST", "OPTIONS"],
       allowHeaders: ["authorization", "content-type"],
-      exposeHeaders: ["server-timing", "x-ltx-txid"],
+      exposeHeaders: ["server-timing", "x-ltx-txid", "x-ltx-replica-state", "x-ltx-staleness-ms"],
       maxAge: 86400,
     })(c, next);
   });
@@ -157,6 +157,9 @@ export function createApp(): Hono<AppEnv> {
         "content-type": "application/json; charset=utf-8",
         "server-timing": serverTiming(outcome),
         "x-ltx-txid": formatTxid(outcome.snapshot.held.index.txid),
+        // Lag in headers too, for clients that never look at meta.
+        "x-ltx-replica-state": String(m.replica_state),
+        ...(m.staleness_ms !== null ? { "x-ltx-staleness-ms": String(m.staleness_ms) } : {}),
       },
     });
   };

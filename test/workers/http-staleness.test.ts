@@ -12,9 +12,15 @@ import { R2Store } from "../../src/replica/r2.ts";
 import { StorageError, type ObjectStore } from "../../src/replica/types.ts";
 import { seedReplica } from "../support/seed.ts";
 
-async function post(db: string, body: unknown): Promise<{ status: number; body: { error?: { code: string; message: string }; meta?: { staleness_ms: number; replica_state: string } } }> {
+interface Reply {
+  status: number;
+  headers: Headers;
+  body: { error?: { code: string; message: string }; meta?: { staleness_ms: number; replica_state: string } };
+}
+
+async function post(db: string, body: unknown): Promise<Reply> {
   const res = await exports.default.fetch(`http://localhost/db/${db}/query`, { method: "POST", body: JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string }; meta?: { staleness_ms: number; replica_state: string } } };
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Reply["body"] };
 }
 
 test("max_staleness_ms forces a fresh poll, and refuses when the replica cannot be confirmed", async () => {
@@ -50,6 +56,8 @@ test("max_staleness_ms forces a fresh poll, and refuses when the replica cannot 
   const lenient = await post(db, { sql: "SELECT 1" });
   expect(lenient.status).toBe(200);
   expect(lenient.body.meta?.replica_state).toBe("error");
+  expect(lenient.headers.get("x-ltx-replica-state")).toBe("error");
+  expect(Number(lenient.headers.get("x-ltx-staleness-ms"))).toBeGreaterThan(1000);
   await stub.stop();
 });
 
