@@ -16,6 +16,7 @@ import { CliError, formatDebug, formatError, usageError } from "./errors.ts";
 import { importHelp, runImport } from "./import.ts";
 import { infoHelp, runInfo } from "./info.ts";
 import { type CliIo, processIo } from "./io.ts";
+import { queryHelp, runQuery } from "./query.ts";
 import { restoreHelp, runRestore } from "./restore.ts";
 import { runSeed, seedHelp } from "./seed.ts";
 import { runVerify, verifyHelp } from "./verify.ts";
@@ -28,6 +29,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   restore: { summary: "write the database at a TXID or time to a file", run: runRestore, help: restoreHelp },
+  query: { summary: "run read-only SQL against a replica without restoring it", run: runQuery, help: queryHelp },
   info: { summary: "describe a replica: levels, sizes, restorable TXIDs", run: runInfo, help: infoHelp },
   verify: { summary: "decode and checksum every LTX file, check the latest plan", run: runVerify, help: verifyHelp },
   import: { summary: "make a snapshot replica from a plain SQLite database", run: runImport, help: importHelp },

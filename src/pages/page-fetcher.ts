@@ -319,7 +319,7 @@ export class IndexPageSource implements PageSource {
     }
   }
 
-  private edgePut(file: IndexedFile, seg: number, bytes: Uint8Array): void {
+  private edgePut(file: IndexedFile, seg: number, bytes: Uint8Array<ArrayBuffer>): void {
     const cache = this.opts.edgeCache;
     if (!cache) return;
     const res = new Response(bytes, {

@@ -17,7 +17,7 @@
 import * as SQLite from "@journeyapps/wa-sqlite";
 import { LtxVfs } from "../vfs/ltx-vfs.ts";
 import { assertPageSourceShape, type PageSource } from "../vfs/page-source.ts";
-import { SqliteRuntime, type SqliteBuild, type SqliteInstance } from "../vfs/sqlite-module.ts";
+import { SqliteRuntime, type SqliteBuild, type SqliteInstance, type SqliteWasmProvider } from "../vfs/sqlite-module.ts";
 import { readOnlyDenial } from "./authorizer.ts";
 import { SqlError } from "./errors.ts";
 import type { ExecLimits, ExecResult, SqlValue, StatementInput, StatementResult } from "./types.ts";
@@ -38,6 +38,8 @@ export interface SqlEngineOptions {
   build?: SqliteBuild;
   /** Open connections kept per engine (LRU); each holds up to ~2 MB of page cache. */
   maxConnections?: number;
+  /** Where wa-sqlite's loader and wasm come from; default: the workerd provider (the CLI passes a Node one). */
+  wasm?: SqliteWasmProvider;
 }
 
 interface Connection {
@@ -137,7 +139,10 @@ export class SqlEngine {
   }
 
   static async create(options: SqlEngineOptions = {}): Promise<SqlEngine> {
-    const runtime = await SqliteRuntime.create(options.build !== undefined ? { build: options.build } : {});
+    const runtime = await SqliteRuntime.create({
+      ...(options.build !== undefined ? { build: options.build } : {}),
+      ...(options.wasm !== undefined ? { wasm: options.wasm } : {}),
+    });
     return new SqlEngine(runtime, Math.max(1, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS));
   }
 

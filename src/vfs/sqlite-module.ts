@@ -5,11 +5,12 @@
  *
  * - Build choice: the JSPI build when `WebAssembly.Suspending` exists (about
  *   1.4× faster than Asyncify for the same VFS), else the Asyncify build.
- * - Both `.wasm` files are static imports, which wrangler's default rules turn
- *   into precompiled `WebAssembly.Module`s; workerd forbids compiling wasm from
- *   bytes at runtime, so the Emscripten loader gets the module through its
- *   `instantiateWasm` hook, and `locateFile` is stubbed so it never builds a
- *   URL from `import.meta.url`.
+ * - Where the loader and the compiled module come from is a
+ *   {@link SqliteWasmProvider}: by default the workerd one (wasm-workerd.ts,
+ *   static `.wasm` imports, loaded with a dynamic import so Node never sees
+ *   them); the CLI passes a Node one (src/cli/wasm-node.ts). Either way the
+ *   Emscripten loader gets the module through its `instantiateWasm` hook, and
+ *   `locateFile` is stubbed so it never builds a URL from `import.meta.url`.
  * - wa-sqlite is not re-entrant: all use goes through {@link SqliteRuntime.exclusive}
  *   (a FIFO mutex). After a wasm trap the linear memory can be corrupt, so the
  *   instance is dropped ({@link SqliteRuntime.discard}) and the next caller
@@ -17,13 +18,23 @@
  */
 
 import * as SQLite from "@journeyapps/wa-sqlite";
-import asyncFactory from "@journeyapps/wa-sqlite/dist/wa-sqlite-async.mjs";
-import asyncWasm from "@journeyapps/wa-sqlite/dist/wa-sqlite-async.wasm";
-import jspiFactory from "@journeyapps/wa-sqlite/dist/wa-sqlite-jspi.mjs";
-import jspiWasm from "@journeyapps/wa-sqlite/dist/wa-sqlite-jspi.wasm";
 import { PromiseMutex } from "./mutex.ts";
 
 export type SqliteBuild = "jspi" | "asyncify";
+
+/** An Emscripten module factory: resolves to the initialised module object. */
+export type SqliteModuleFactory = (config?: object) => Promise<unknown>;
+
+/** Supplies a build's loader and its compiled wasm (per runtime: workerd, Node). */
+export interface SqliteWasmProvider {
+  factory(build: SqliteBuild): Promise<SqliteModuleFactory>;
+  module(build: SqliteBuild): Promise<WebAssembly.Module>;
+}
+
+/** The workerd provider, imported on first use so that Node never loads its `.wasm` imports. */
+async function defaultProvider(): Promise<SqliteWasmProvider> {
+  return (await import("./wasm-workerd.ts")).workerdWasm;
+}
 
 /** The few members of the Emscripten module object that we use directly. */
 export interface SqliteWasmModule {
@@ -67,9 +78,9 @@ function isWasmModule(value: unknown): value is SqliteWasmModule {
 type ReceiveInstance = (instance: WebAssembly.Instance, module: WebAssembly.Module) => void;
 
 /** Instantiates one fresh wa-sqlite module of the given build. */
-export async function instantiateSqlite(build: SqliteBuild, generation = 1): Promise<SqliteInstance> {
-  const factory = build === "jspi" ? jspiFactory : asyncFactory;
-  const wasm = build === "jspi" ? jspiWasm : asyncWasm;
+export async function instantiateSqlite(build: SqliteBuild, generation = 1, provider?: SqliteWasmProvider): Promise<SqliteInstance> {
+  const p = provider ?? (await defaultProvider());
+  const [factory, wasm] = await Promise.all([p.factory(build), p.module(build)]);
   // The loader never settles if instantiateWasm fails, so race it against the failure.
   let fail: (reason: unknown) => void = () => undefined;
   const failed = new Promise<never>((_, reject) => {
@@ -107,6 +118,8 @@ export function isWasmTrap(error: unknown): boolean {
 export interface SqliteRuntimeOptions {
   /** Force a build (tests); default: JSPI when supported, else Asyncify. */
   build?: SqliteBuild;
+  /** Where the loader and wasm come from; default: the workerd provider. */
+  wasm?: SqliteWasmProvider;
 }
 
 /**
@@ -116,16 +129,18 @@ export interface SqliteRuntimeOptions {
 export class SqliteRuntime {
   readonly build: SqliteBuild;
   readonly #mutex = new PromiseMutex();
+  readonly #provider: SqliteWasmProvider | undefined;
   #instance: SqliteInstance | null = null;
   #generation = 0;
 
-  private constructor(build: SqliteBuild) {
+  private constructor(build: SqliteBuild, provider: SqliteWasmProvider | undefined) {
     this.build = build;
+    this.#provider = provider;
   }
 
   /** Creates the runtime and its first instance (so load errors surface here). */
   static async create(options: SqliteRuntimeOptions = {}): Promise<SqliteRuntime> {
-    const runtime = new SqliteRuntime(chooseBuild(options.build));
+    const runtime = new SqliteRuntime(chooseBuild(options.build), options.wasm);
     await runtime.exclusive(async () => undefined);
     return runtime;
   }
@@ -142,7 +157,7 @@ export class SqliteRuntime {
   exclusive<R>(fn: (instance: SqliteInstance) => Promise<R>): Promise<R> {
     return this.#mutex.run(async () => {
       if (this.#instance === null) {
-        this.#instance = await instantiateSqlite(this.build, ++this.#generation);
+        this.#instance = await instantiateSqlite(this.build, ++this.#generation, this.#provider);
       }
       return fn(this.#instance);
     });
