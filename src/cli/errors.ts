@@ -5,9 +5,7 @@
  * `ltx-edge: error: CODE: message` and exit 1; unknown commands and flags
  * exit 2. Stack traces appear only with `--debug`.
  */
-import { LtxError } from "../ltx/errors.ts";
-import { PlanError } from "../plan/errors.ts";
-import { StorageError } from "../replica/types.ts";
+import { CodedError } from "../errors.ts";
 
 export type CliErrorCode =
   | "CLI_UNKNOWN_COMMAND"
@@ -25,13 +23,10 @@ export type CliErrorCode =
   | "CLI_PORT_IN_USE";
 
 /** An error the user can fix; `exitCode` 2 marks a malformed command line. */
-export class CliError extends Error {
-  readonly code: CliErrorCode;
+export class CliError extends CodedError<CliErrorCode> {
   readonly exitCode: 1 | 2;
   constructor(code: CliErrorCode, message: string, opts: { exitCode?: 1 | 2; cause?: unknown } = {}) {
-    super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
-    this.name = "CliError";
-    this.code = code;
+    super(code, message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
     this.exitCode = opts.exitCode ?? 1;
   }
 }
@@ -53,7 +48,8 @@ function isSystemError(e: unknown): e is Error & { code: string; syscall: string
 
 /** True for errors caused by input or environment rather than by a bug in ltx-edge. */
 export function isUserError(e: unknown): boolean {
-  return e instanceof CliError || e instanceof LtxError || e instanceof PlanError || e instanceof StorageError || isSystemError(e);
+  // Every ltx-edge error with a stable code is something the user can act on.
+  return e instanceof CodedError || isSystemError(e);
 }
 
 /** The stable error code, when the error has one. */

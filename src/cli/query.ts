@@ -17,7 +17,7 @@ import { DEFAULT_LIMITS } from "../http/limits.ts";
 import { parseQueryRequest } from "../http/request.ts";
 import { IndexPageSource, IsolateCaches, newFetchStats } from "../pages/page-fetcher.ts";
 import { buildPageIndex, resolvePlan } from "../restore/restore.ts";
-import { SqlEngine, SqlError, type SqlValue, type StatementInput, type StatementResult } from "../sql/engine.ts";
+import { SqlEngine, type SqlValue, type StatementInput, type StatementResult } from "../sql/engine.ts";
 import { type CommandSpec, type ParsedArgs, formatHelp, parseArgs } from "./args.ts";
 import { badArgs } from "./errors.ts";
 import { humanBytes, humanDuration } from "./format.ts";
@@ -231,15 +231,7 @@ export async function runQuery(argv: readonly string[], io: CliIo): Promise<numb
     io.stdout.write(HELP);
     return 0;
   }
-  let out: QueryOutput;
-  try {
-    out = await queryCommand(args, io);
-  } catch (e) {
-    // SQL errors are the user's to fix: one line with the engine's stable code, as main prints CLI errors.
-    if (!(e instanceof SqlError)) throw e;
-    io.stderr.write(`ltx-edge: error: ${e.code}: ${e.message.replace(/\s*\n\s*/g, " ")}\n`);
-    return 1;
-  }
+  const out: QueryOutput = await queryCommand(args, io);
   if (args.bool("json")) {
     io.stdout.write(formatQueryJson(out));
   } else {

@@ -4,6 +4,8 @@
  * PageSource itself (those are rethrown unchanged) carries one stable code.
  */
 
+import { CodedError } from "../errors.ts";
+
 export type SqlErrorCode =
   /** Malformed SQL or any prepare-time error (including "no such table"/"no such column"). */
   | "SQL_SYNTAX"
@@ -30,15 +32,12 @@ export interface SqlErrorDetails {
   cause?: unknown;
 }
 
-export class SqlError extends Error {
-  readonly code: SqlErrorCode;
+export class SqlError extends CodedError<SqlErrorCode> {
   readonly sqliteCode: number | undefined;
   readonly statementIndex: number | undefined;
 
   constructor(code: SqlErrorCode, message: string, details: SqlErrorDetails = {}) {
-    super(message, details.cause !== undefined ? { cause: details.cause } : undefined);
-    this.name = "SqlError";
-    this.code = code;
+    super(code, message, details.cause !== undefined ? { cause: details.cause } : undefined);
     this.sqliteCode = details.sqliteCode;
     this.statementIndex = details.statementIndex;
   }
