@@ -18,16 +18,15 @@ import { type DatabaseConfig, databaseConfig } from "../config/databases.ts";
 import { databasesConfig, openReplica, openStore } from "../config/open-replica.ts";
 import type { Env } from "../env.ts";
 import { CodedError } from "../errors.ts";
-import type { FileIndex } from "../ltx/file-index.ts";
-import type { LtxHeader } from "../ltx/header.ts";
 import { formatTxid } from "../ltx/txid.ts";
 import { PageIndex } from "../page-index/page-index.ts";
-import { computeRestorePlan, extendChain, type PlanTarget } from "../plan/plan.ts";
+import { computeRestorePlan, extendChain } from "../plan/plan.ts";
 import { CountingStore, newCounters } from "../replica/counting.ts";
 import type { LtxFileInfo, Replica } from "../replica/replica.ts";
 import type { ObjectStore } from "../replica/types.ts";
 import { mapPool } from "../restore/pool.ts";
-import { FETCH_CONCURRENCY, buildPageIndex } from "../restore/restore.ts";
+import { FETCH_CONCURRENCY } from "../restore/restore.ts";
+import { IndexBuilder } from "./index-builder.ts";
 import { IndexStore, type PersistedState } from "./persist.ts";
 import type { DbState, DbStatus, Freshness, IndexPayload, RpcResult, SnapshotRequest, TimeTravelTarget } from "./protocol.ts";
 
@@ -39,8 +38,6 @@ export const MAX_BACKOFF_MS = 60_000;
 export const MAX_WAIT_MS = 30_000;
 /** Entries per RPC payload (≈ 14 MB, well below the 32 MiB RPC limit). */
 export const PAYLOAD_PAGES = 500_000;
-/** Decoded per-file indexes kept to make rebuilds cheap. */
-const FILE_INDEX_CACHE_BYTES = 32 * 1024 * 1024;
 const TIME_TRAVEL_CACHE = 4;
 const HEALS_KEPT = 20;
 
@@ -69,9 +66,7 @@ export class DatabaseIndex extends DurableObject<Env> {
   private lastPollAt: number | null = null;
   private nextPollAt: number | null = null;
   private lastStateSave = 0;
-  private readonly fileIndexCache = new Map<string, { header: LtxHeader; index: FileIndex; bytes: number }>();
-  private fileIndexBytes = 0;
-  private readonly stamps = new Map<string, number>();
+  private readonly builder = new IndexBuilder(() => this.getReplica());
   private readonly timeTravel = new Map<string, PageIndex>();
   private wrapStore: ((s: ObjectStore) => ObjectStore) | null = null;
 
@@ -166,7 +161,7 @@ export class DatabaseIndex extends DurableObject<Env> {
       const key = JSON.stringify(target);
       let index = this.timeTravel.get(key);
       if (!index) {
-        index = await this.buildAt("txid" in target ? { kind: "txid", txid: target.txid } : { kind: "timestamp", timestamp: target.timestamp });
+        index = await this.builder.buildAt("txid" in target ? { kind: "txid", txid: target.txid } : { kind: "timestamp", timestamp: target.timestamp });
         this.timeTravel.set(key, index);
         while (this.timeTravel.size > TIME_TRAVEL_CACHE) this.timeTravel.delete(this.timeTravel.keys().next().value as string);
       }
@@ -353,47 +348,6 @@ export class DatabaseIndex extends DurableObject<Env> {
     this.saveState();
   }
 
-  /** Reads a file's index, reusing decoded ones (files are immutable per ETag). */
-  private async readIndexCached(f: LtxFileInfo): Promise<{ header: LtxHeader; index: FileIndex }> {
-    const key = `${f.key}\n${f.etag}`;
-    const hit = this.fileIndexCache.get(key);
-    if (hit) {
-      this.fileIndexCache.delete(key);
-      this.fileIndexCache.set(key, hit);
-      return hit;
-    }
-    const r = await this.getReplica().readIndex(f);
-    const bytes = r.index.count * 16 + 256;
-    this.fileIndexCache.set(key, { ...r, bytes });
-    this.stamps.set(key, r.header.timestamp);
-    this.fileIndexBytes += bytes;
-    for (const [k, v] of this.fileIndexCache) {
-      if (this.fileIndexBytes <= FILE_INDEX_CACHE_BYTES) break;
-      this.fileIndexCache.delete(k);
-      this.fileIndexBytes -= v.bytes;
-    }
-    return r;
-  }
-
-  private buildIndex(plan: readonly LtxFileInfo[]): Promise<PageIndex> {
-    return buildPageIndex(this.getReplica(), plan, (f) => this.readIndexCached(f));
-  }
-
-  private async buildAt(target: PlanTarget): Promise<PageIndex> {
-    const replica = this.getReplica();
-    const all = await replica.listFiles();
-    let timestampOf: ((f: LtxFileInfo) => number) | undefined;
-    if (target.kind === "timestamp") {
-      await mapPool(all, FETCH_CONCURRENCY, async (f) => {
-        const key = `${f.key}\n${f.etag}`;
-        if (this.stamps.has(key)) return;
-        this.stamps.set(key, f.timestamp ?? (await replica.readHeader(f)).timestamp);
-      });
-      timestampOf = (f) => this.stamps.get(`${f.key}\n${f.etag}`) ?? Number.POSITIVE_INFINITY;
-    }
-    return this.buildIndex(computeRestorePlan(all, target, timestampOf));
-  }
-
   /**
    * Builds a fresh index from the latest restore plan. When the history is the
    * same (same page size, not behind), the live index adopts it as a delta;
@@ -404,7 +358,7 @@ export class DatabaseIndex extends DurableObject<Env> {
     const all = listed ?? (await this.getReplica().listFiles());
     if (all.length === 0) throw new DbError("REPLICA_EMPTY", `no LTX files under ${this.getReplica().description}`);
     const plan = computeRestorePlan(all);
-    const fresh = await this.buildIndex(plan);
+    const fresh = await this.builder.build(plan);
     const live = this.index;
     if (live && !newHistory && fresh.pageSize === live.pageSize && fresh.txid >= live.txid) {
       const before = live.version;
@@ -431,7 +385,7 @@ export class DatabaseIndex extends DurableObject<Env> {
   /** Applies files that extend the chain, in order, then persists. */
   private async applyFiles(files: LtxFileInfo[]): Promise<void> {
     if (files.length === 0) return;
-    const parts = await mapPool(files, FETCH_CONCURRENCY, (f) => this.readIndexCached(f));
+    const parts = await mapPool(files, FETCH_CONCURRENCY, (f) => this.builder.read(f));
     // Everything is fetched; apply synchronously so no RPC sees half a poll.
     const index = this.index as PageIndex;
     const state = this.mustState();
