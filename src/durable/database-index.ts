@@ -280,7 +280,7 @@ export class DatabaseIndex extends DurableObject<Env> {
     if (now - this.lastStateSave > 30_000 && state.position) this.saveState();
     if (this.nextPollAt === null && state.position) {
       this.quietPolls = 0;
-      void this.arm(this.mustCfg().pollIntervalMs);
+      this.arm(this.mustCfg().pollIntervalMs).catch(() => (this.nextPollAt = null));
     }
   }
 
