@@ -74,7 +74,16 @@ export class DatabaseIndex extends DurableObject<Env> {
     super(ctx, env);
     this.store = new IndexStore(ctx.storage);
     this.state = this.store.loadState();
-    if (this.state?.position) this.index = this.store.loadIndex(this.state.position);
+    if (this.state?.position) {
+      try {
+        this.index = this.store.loadIndex(this.state.position);
+      } catch (e) {
+        // Stored state that cannot be loaded must never wedge the database: rebuild from the replica.
+        this.store.clear();
+        this.state = { ...this.state, position: null, generation: this.state.generation + 1, chain: [] };
+        this.state.lastError = { ...errorOf(e), at: Date.now() };
+      }
+    }
   }
 
   // ---------------------------------------------------------------- RPC API

@@ -76,6 +76,9 @@ export class IndexStore {
       for (const p of index.entries(sinceVersion).pgno) changed.add(Math.floor((p - 1) / CHUNK_PAGES));
     }
     const lastChunk = Math.floor(Math.max(0, index.commit - 1) / CHUNK_PAGES);
+    // The chunk holding Commit is always rewritten: after a shrink it may still hold
+    // entries above Commit (cleared pages never show up in entries(since)).
+    if (index.commit > 0) changed.add(lastChunk);
     this.storage.transactionSync(() => {
       if (sinceVersion === null) this.sql.exec(`DELETE FROM chunks`);
       this.sql.exec(`DELETE FROM chunks WHERE chunk > ?`, index.commit === 0 ? -1 : lastChunk);

@@ -287,6 +287,8 @@ export class PageIndex {
     for (const f of files) if (!this.fileMap.has(f.id)) this.addFile(f, f.id);
     this.grow(Math.max(position.commit, e.pgno.length > 0 ? (e.pgno[e.pgno.length - 1] ?? 0) : 0));
     for (let i = 0; i < e.pgno.length; i++) {
+      // Entries above the new Commit would be dropped anyway; never resolve their files.
+      if ((e.pgno[i] ?? 0) > position.commit) continue;
       const id = e.fileId[i] ?? 0;
       if (!this.fileMap.has(id)) throw new RangeError(`entry for page ${e.pgno[i]} references unknown file ${id}`);
       this.set(e.pgno[i] ?? 0, id, e.offset[i] ?? 0, e.size[i] ?? 0, e.setAt[i] ?? 0);

@@ -399,3 +399,37 @@ describe("idle, stalls and paging", () => {
     expect(tt.index.entries()).toEqual(h.index.entries());
   });
 });
+
+describe("persistence across a shrink", () => {
+  test("after a VACUUM shrinks the database below a stored chunk, a new instance loads the index", async () => {
+    const name = uniq("shrink");
+    const pageSize = 512;
+    const page = (fill: number) => new Uint8Array(pageSize).fill(fill);
+    const put = async (level: number, min: number, max: number, commit: number, pgnos: number[], fill: number) => {
+      const w = new LtxWriter({ pageSize, commit, minTxid: min, maxTxid: max, timestamp: 1_700_000_000_000 + max });
+      for (const p of pgnos) w.addPage(p, page(fill));
+      const dir = level === 9 ? "0009" : "0000";
+      await r2.put(`${name}/${dir}/${formatLtxFilename(min, max)}`, w.finish());
+    };
+    const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+    await put(9, 1, 1, 6000, range(1, 6000), 1);
+    const stub = stubFor(name);
+    const h1 = await held(stub, name);
+    await put(0, 2, 2, 6000, range(5001, 6000), 2); // the only file of pages 5001–6000
+    await put(0, 3, 3, 6000, [1], 3);
+    await put(0, 4, 4, 5000, [1, 2], 4); // VACUUM: Commit 6000 → 5000
+    await runDurableObjectAlarm(stub);
+    const before = await held(stub, name, h1);
+    expect(before.index.commit).toBe(5000);
+    await runInDurableObject(stub, (_i: DatabaseIndex, state: DurableObjectState) => {
+      state.abort("evict for test");
+    }).catch(() => undefined);
+    stubs.splice(stubs.indexOf(stub), 1);
+    const stub2 = stubFor(name);
+    const after = await held(stub2, name);
+    expect(after.index.txid).toBe(4);
+    expect(after.index.commit).toBe(5000);
+    expect((await status(stub2, name)).storage.lists).toBe(0); // loaded from storage, not rebuilt
+    for (const p of [1, 2, 3, 4096, 4097, 5000]) expect(after.index.lookup(p)).toEqual(before.index.lookup(p));
+  });
+});
