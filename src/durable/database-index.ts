@@ -36,6 +36,8 @@ export const FULL_LIST_EVERY = 10;
 export const MAX_BACKOFF_MS = 60_000;
 /** Longest a waitFor() may block. */
 export const MAX_WAIT_MS = 30_000;
+/** Shortest interval between polls made for waiters. */
+const WAIT_POLL_MS = 200;
 /** Entries per RPC payload (≈ 14 MB, well below the 32 MiB RPC limit). */
 export const PAYLOAD_PAGES = 500_000;
 const TIME_TRAVEL_CACHE = 4;
@@ -144,10 +146,12 @@ export class DatabaseIndex extends DurableObject<Env> {
             `replica is at TXID ${formatTxid(index.txid)}; TXID ${formatTxid(minTxid)} did not arrive within ${timeoutMs} ms`,
           );
         }
-        await this.serialized(() => this.poll(attempt > 0));
+        // All waiters share one poll rate (however many wait, ≤ 5 polls a second), and list
+        // every level only every third time: waiting must not turn into a listing storm.
+        if (Date.now() - (this.lastPollAt ?? 0) >= WAIT_POLL_MS) await this.serialized(() => this.poll(attempt % 3 === 2));
         index = this.index ?? index;
         attempt++;
-        if (index.txid < minTxid) await sleep(Math.max(0, Math.min(200, deadline - Date.now())));
+        if (index.txid < minTxid) await sleep(Math.max(0, Math.min(WAIT_POLL_MS, deadline - Date.now())));
       }
       return index.position;
     });
@@ -171,8 +175,11 @@ export class DatabaseIndex extends DurableObject<Env> {
       let index = this.timeTravel.get(key);
       if (!index) {
         index = await this.builder.buildAt("txid" in target ? { kind: "txid", txid: target.txid } : { kind: "timestamp", timestamp: target.timestamp });
-        this.timeTravel.set(key, index);
-        while (this.timeTravel.size > TIME_TRAVEL_CACHE) this.timeTravel.delete(this.timeTravel.keys().next().value as string);
+        // A time at or after the newest file's may resolve to a newer state later: never cache it.
+        if ("txid" in target || target.timestamp < live.timestamp) {
+          this.timeTravel.set(key, index);
+          while (this.timeTravel.size > TIME_TRAVEL_CACHE) this.timeTravel.delete(this.timeTravel.keys().next().value as string);
+        }
       }
       return this.fullPayload(index, fromPgno, maxPages);
     });
@@ -191,6 +198,8 @@ export class DatabaseIndex extends DurableObject<Env> {
   async reportMissing(name: string, key: string): Promise<RpcResult<IndexPayload["position"]>> {
     return this.rpc(name, async () => {
       const index = await this.ensureIndex();
+      // Time-travel indexes pointing at the file are void: rebuilt (or refused with 410) on the next ask.
+      for (const [k, tt] of [...this.timeTravel]) if (tt.files.some((f) => f.key === key)) this.timeTravel.delete(k);
       if (index.files.some((f) => f.key === key)) await this.serialized(() => this.poll(true));
       return (this.index ?? index).position;
     });
@@ -380,6 +389,8 @@ export class DatabaseIndex extends DurableObject<Env> {
       state.generation++;
       this.store.saveIndex(fresh, null);
     }
+    // Time-travel indexes may point at files this rebuild found gone.
+    this.timeTravel.clear();
     const index = this.index as PageIndex;
     state.chain = plan.map((f) => f.key);
     state.position = index.position;
@@ -466,6 +477,12 @@ export class DatabaseIndex extends DurableObject<Env> {
     const newest = Math.max(...all.map((f) => f.maxTxid));
     if (replaced || newest < txid) {
       await this.rebuild(replaced ? "replica replaced (same keys, new ETags)" : `replica restarted below TXID ${formatTxid(txid)}`, all, true);
+      return true;
+    }
+    if (refs.length > 0 && refs.every((f) => !byKey.has(f.key))) {
+      // Not one file of our chain is left: a wiped and re-seeded replica cannot be told from a
+      // fully compacted one, so treat it as a new history (workers reload; nothing is mixed).
+      await this.rebuild("every file of the chain is gone (replica replaced?)", all, true);
       return true;
     }
     if (refs.some((f) => !byKey.has(f.key))) {

@@ -88,8 +88,9 @@ export interface FetcherOptions {
   waitUntil?: (p: Promise<unknown>) => void;
 }
 
-function segKey(file: IndexedFile, seg: number): string {
-  return `${file.key}\n${file.etag}\n${seg}`;
+/** Isolate cache key of a segment: the database too, since ETags need not be content hashes. */
+function segKey(db: string, file: IndexedFile, seg: number): string {
+  return `${db}\n${file.key}\n${file.etag}\n${seg}`;
 }
 
 /** The Cache API key of a segment: synthetic, immutable, never served to users. */
@@ -127,7 +128,7 @@ export class IndexPageSource implements PageSource {
     const ref = this.index.lookup(pgno);
     if (!ref) throw new LtxError("LTX_BAD_INDEX", `page ${pgno} is not in the index at TXID ${this.txid}`);
     const { file, offset, size } = ref;
-    const pageKey = `${file.key}\n${file.etag}\n${offset}`;
+    const pageKey = `${this.opts.db}\n${file.key}\n${file.etag}\n${offset}`;
     const cached = this.opts.caches.pages.get(pageKey);
     if (cached) {
       this.stats.pageHits++;
@@ -142,8 +143,12 @@ export class IndexPageSource implements PageSource {
     try {
       decodePageFrame(frame, offset - base, offset - base + size, page, { file: file.key, absBase: base, expectedPgno: pgno });
     } catch (e) {
-      // Never keep bytes that failed to decode.
-      for (let s = first; s <= last; s++) this.opts.caches.segments.delete(segKey(file, s));
+      // Never keep bytes that failed to decode, in the isolate or in the Cache API.
+      for (let s = first; s <= last; s++) {
+        this.opts.caches.segments.delete(segKey(this.opts.db, file, s));
+        const del = this.opts.edgeCache?.delete(edgeCacheUrl(this.opts.db, file, s)).catch(() => false);
+        if (del && this.opts.waitUntil) this.opts.waitUntil(del);
+      }
       throw e;
     }
     this.opts.caches.pages.set(pageKey, page);
@@ -155,7 +160,7 @@ export class IndexPageSource implements PageSource {
     const out: (Uint8Array | undefined)[] = [];
     const missing: number[] = [];
     for (let s = first; s <= last; s++) {
-      const key = segKey(file, s);
+      const key = segKey(this.opts.db, file, s);
       // Read-ahead first: consuming it keeps the scan's pipeline going (it is in the isolate cache too).
       const hit = (await this.takeAhead(key)) ?? this.opts.caches.segments.get(key);
       if (hit) {
@@ -170,7 +175,7 @@ export class IndexPageSource implements PageSource {
       const b = fromEdge[i];
       if (b) {
         this.stats.cacheHits++;
-        this.opts.caches.segments.set(segKey(file, s), b);
+        this.opts.caches.segments.set(segKey(this.opts.db, file, s), b);
         out[s - first] = b;
       } else toFetch.push(s);
     });
@@ -201,8 +206,9 @@ export class IndexPageSource implements PageSource {
    */
   private fetchAhead(file: IndexedFile, from: number): void {
     const lastSeg = Math.floor((file.size - 1) / SEGMENT_BYTES);
-    if (from > lastSeg || this.stats.storageRequests >= this.opts.maxStorageRequests) return;
-    const firstKey = segKey(file, from);
+    // Leave the last two requests of the budget to reads SQLite actually asked for.
+    if (from > lastSeg || this.stats.storageRequests + 2 >= this.opts.maxStorageRequests) return;
+    const firstKey = segKey(this.opts.db, file, from);
     if (this.ahead.has(firstKey) || this.opts.caches.segments.get(firstKey)) return;
     const end = Math.min(lastSeg, from + MAX_RUN_BYTES / SEGMENT_BYTES - 1);
     const into = new Map<number, Uint8Array>();
@@ -224,10 +230,15 @@ export class IndexPageSource implements PageSource {
         (ok) => (ok ? (into.get(s) ?? null) : null),
         () => null, // a failed read-ahead falls back to the normal path, which reports the error
       );
-      this.ahead.set(segKey(file, s), seg);
+      this.ahead.set(segKey(this.opts.db, file, s), seg);
     }
     this.aheadRuns.set(firstKey, { file, end });
     this.nextSeg.set(file.id, { seg: end + 1, run: end - from + 1 });
+  }
+
+  /** Read-ahead still in flight when the query ends (to hand to waitUntil). */
+  settle(): Promise<unknown> {
+    return Promise.all([...this.ahead.values()]);
   }
 
   private async edgeGet(file: IndexedFile, seg: number): Promise<Uint8Array | null> {
@@ -266,11 +277,11 @@ export class IndexPageSource implements PageSource {
     let end = Math.max(segs[segs.length - 1] as number, Math.min(lastSeg, from + runLen - 1));
     for (let s = from; s <= end; s++) {
       if (wanted.has(s)) continue;
-      if (s > first && this.opts.caches.segments.get(segKey(file, s))) {
+      if (s > first && this.opts.caches.segments.get(segKey(this.opts.db, file, s))) {
         end = s - 1;
         break;
       }
-      if (!this.opts.caches.segments.get(segKey(file, s))) wanted.add(s);
+      if (!this.opts.caches.segments.get(segKey(this.opts.db, file, s))) wanted.add(s);
     }
     this.nextSeg.set(file.id, { seg: end + 1, run: Math.max(1, end - from + 1) });
     // Group into contiguous runs of at most maxRun segments.
@@ -314,7 +325,7 @@ export class IndexPageSource implements PageSource {
     for (let s = a; s <= b; s++) {
       const seg = bytes.slice((s - a) * SEGMENT_BYTES, Math.min(bytes.length, (s - a + 1) * SEGMENT_BYTES));
       into.set(s, seg);
-      this.opts.caches.segments.set(segKey(file, s), seg);
+      this.opts.caches.segments.set(segKey(this.opts.db, file, s), seg);
       this.edgePut(file, s, seg);
     }
   }

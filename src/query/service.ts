@@ -82,6 +82,8 @@ async function syncLive(env: Env, name: string, force: boolean, maxStalenessMs: 
   }
   const state = st;
   if (!force && state.held && Date.now() - state.syncedAt <= maxStalenessMs) return state.held;
+  // A forced sync must reflect the DO as of now: one already in flight may predate what we wait for.
+  if (force && state.syncing) await state.syncing.catch(() => undefined);
   if (!state.syncing) {
     state.syncing = syncIndex(stubFor(env, name), name, state.held)
       .then((held) => {
@@ -211,7 +213,7 @@ export async function runStatements(
       });
       // Keep the engine's holder alive even if the client goes away mid-query,
       // so the per-instance queue never waits on an abandoned read.
-      waitUntil(running.catch(() => undefined));
+      waitUntil(running.catch(() => undefined).then(() => source.settle()));
       const r = await running;
       return {
         results: r.results,
