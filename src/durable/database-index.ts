@@ -41,6 +41,7 @@ const WAIT_POLL_MS = 200;
 /** Entries per RPC payload (≈ 14 MB, well below the 32 MiB RPC limit). */
 export const PAYLOAD_PAGES = 500_000;
 const TIME_TRAVEL_CACHE = 4;
+const TIME_TRAVEL_BYTES = 32 * 1024 * 1024;
 const HEALS_KEPT = 20;
 
 class DbError extends CodedError {}
@@ -79,6 +80,7 @@ export class DatabaseIndex extends DurableObject<Env> {
     if (this.state?.position) {
       try {
         this.index = this.store.loadIndex(this.state.position);
+        if (this.state.indexMeta) this.index.restoreMeta(this.state.indexMeta);
       } catch (e) {
         // Stored state that cannot be loaded must never wedge the database: rebuild from the replica.
         this.store.clear();
@@ -178,7 +180,11 @@ export class DatabaseIndex extends DurableObject<Env> {
         // A time at or after the newest file's may resolve to a newer state later: never cache it.
         if ("txid" in target || target.timestamp < live.timestamp) {
           this.timeTravel.set(key, index);
-          while (this.timeTravel.size > TIME_TRAVEL_CACHE) this.timeTravel.delete(this.timeTravel.keys().next().value as string);
+          // Bounded by count and by bytes (a 1 GiB database's index is ~6 MB).
+          const bytes = () => [...this.timeTravel.values()].reduce((n, x) => n + x.byteLength, 0);
+          while (this.timeTravel.size > TIME_TRAVEL_CACHE || (this.timeTravel.size > 1 && bytes() > TIME_TRAVEL_BYTES)) {
+            this.timeTravel.delete(this.timeTravel.keys().next().value as string);
+          }
         }
       }
       return this.fullPayload(index, fromPgno, maxPages);
@@ -336,7 +342,9 @@ export class DatabaseIndex extends DurableObject<Env> {
   }
 
   private saveState(): void {
-    this.store.saveState(this.mustState());
+    const state = this.mustState();
+    if (this.index) state.indexMeta = this.index.meta;
+    this.store.saveState(state);
     this.lastStateSave = Date.now();
   }
 

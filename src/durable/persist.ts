@@ -4,7 +4,7 @@
  * follower state as JSON in `meta`, referenced files in `files`, and the
  * entries in `chunks` of {@link CHUNK_PAGES} pages. Only chunks touched by a change are rewritten.
  */
-import type { IndexPosition, IndexedFile } from "../page-index/page-index.ts";
+import type { IndexMeta, IndexPosition, IndexedFile } from "../page-index/page-index.ts";
 import { PageIndex } from "../page-index/page-index.ts";
 import { CHUNK_PAGES, decodeEntries, emptyEntries, encodeEntries } from "../page-index/serialize.ts";
 
@@ -21,6 +21,8 @@ export interface PersistedState {
   heals: { at: number; reason: string }[];
   /** Keys of the files applied since the last plan, in order (to notice compaction). */
   chain: string[];
+  /** Index state beyond its entries (file id counter, shrink history). */
+  indexMeta?: IndexMeta;
 }
 
 export class IndexStore {

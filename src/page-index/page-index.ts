@@ -58,6 +58,11 @@ export interface PageEntries {
   setAt: Float64Array;
 }
 
+export interface IndexMeta {
+  nextId: number;
+  shrinks: { version: number; commit: number }[];
+}
+
 /** Bytes per page held by the index arrays. */
 export const BYTES_PER_PAGE = 4 + 8 + 4 + 8;
 
@@ -354,6 +359,16 @@ export class PageIndex {
     this.txid = fresh.txid;
     this.timestamp = fresh.timestamp;
     return changed;
+  }
+
+  /** What a reload must restore beyond the entries: file ids are never reused, shrinks stay known to deltas. */
+  get meta(): IndexMeta {
+    return { nextId: this.nextId, shrinks: this.shrinks.map((x) => ({ ...x })) };
+  }
+
+  restoreMeta(m: IndexMeta): void {
+    this.nextId = Math.max(this.nextId, m.nextId);
+    this.shrinks = m.shrinks.map((x) => ({ ...x }));
   }
 
   /** A deep copy (the DO builds a new version while readers keep the old). */

@@ -20,6 +20,7 @@ import { SqlEngine } from "../sql/engine.ts";
 import type { StatementInput, StatementResult } from "../sql/types.ts";
 
 const TIME_TRAVEL_KEPT = 4;
+const TIME_TRAVEL_BYTES = 16 * 1024 * 1024;
 /** Time-travel indexes are re-fetched after this, so a replaced history is noticed even without live reads. */
 const TIME_TRAVEL_TTL_MS = 60_000;
 
@@ -131,7 +132,11 @@ async function snapshotFor(env: Env, name: string, target: ReadTarget, limits: L
         throw new ApiError(typeof code === "string" ? code : "INTERNAL", e instanceof Error ? e.message : String(e));
       }
       isolate.timeTravel.set(key, { held, loadedAt: Date.now() });
-      while (isolate.timeTravel.size > TIME_TRAVEL_KEPT) isolate.timeTravel.delete(isolate.timeTravel.keys().next().value as string);
+      // Bounded by count and by bytes: the isolate has 128 MB for everything.
+      const bytes = () => [...isolate.timeTravel.values()].reduce((n, x) => n + x.held.index.byteLength, 0);
+      while (isolate.timeTravel.size > TIME_TRAVEL_KEPT || (isolate.timeTravel.size > 1 && bytes() > TIME_TRAVEL_BYTES)) {
+        isolate.timeTravel.delete(isolate.timeTravel.keys().next().value as string);
+      }
     }
     return { held, servedFrom: "time_travel", indexMs: Date.now() - t0, isolateAgeMs: 0 };
   }

@@ -418,6 +418,7 @@ describe("persistence across a shrink", () => {
     await put(0, 2, 2, 6000, range(5001, 6000), 2); // the only file of pages 5001–6000
     await put(0, 3, 3, 6000, [1], 3);
     await put(0, 4, 4, 5000, [1, 2], 4); // VACUUM: Commit 6000 → 5000
+    await put(0, 5, 5, 5000, [], 5); // no pages: its file id (5) is dropped at once
     await runDurableObjectAlarm(stub);
     const before = await held(stub, name, h1);
     expect(before.index.commit).toBe(5000);
@@ -427,10 +428,17 @@ describe("persistence across a shrink", () => {
     stubs.splice(stubs.indexOf(stub), 1);
     const stub2 = stubFor(name);
     const after = await held(stub2, name);
-    expect(after.index.txid).toBe(4);
+    expect(after.index.txid).toBe(5);
     expect(after.index.commit).toBe(5000);
     expect((await status(stub2, name)).storage.lists).toBe(0); // loaded from storage, not rebuilt
     for (const p of [1, 2, 3, 4096, 4097, 5000]) expect(after.index.lookup(p)).toEqual(before.index.lookup(p));
+    // File ids are never handed out twice, even across the reload (the dropped ones included).
+    await put(0, 6, 6, 5000, [3], 6);
+    await runDurableObjectAlarm(stub2);
+    const next = await held(stub2, name, after);
+    const newest = next.index.lookup(3)?.file;
+    expect(newest?.key).toBe(`${name}/0000/${formatLtxFilename(6, 6)}`);
+    expect(newest?.id).toBe(6); // id 5 belonged to the page-less file: never reused
   });
 });
 
