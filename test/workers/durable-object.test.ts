@@ -11,6 +11,7 @@ import { R2Store } from "../../src/replica/r2.ts";
 import { S3Store } from "../../src/replica/s3.ts";
 import { StorageError, type ObjectStore } from "../../src/replica/types.ts";
 import { inject } from "vitest";
+import { withFaults } from "../support/fault-store.ts";
 import { advancePoll, expectedSha, fixtureBytes, fixtureLtxFiles, keyFor, manifest, readDatabase, seedReplica, sha256Hex, wipe } from "../support/seed.ts";
 
 const r2 = new R2Store(env.BUCKET);
@@ -99,18 +100,15 @@ describe("polling on alarms", () => {
     const victim = fixtureLtxFiles("poll/after").filter((r) => r.startsWith("ltx/0/") && !fixtureLtxFiles("poll/before").includes(r))[0] as string;
     const victimKey = keyFor(name, "s3", victim);
     await runInDurableObject(stub, (instance: DatabaseIndex) => {
-      instance.setStoreWrapper((inner: ObjectStore) => ({
-        description: inner.description,
-        list: async (prefix, opts) => {
-          const r = await inner.list(prefix, opts);
-          if (r.some((o) => o.key === victimKey)) await r2.delete(victimKey);
-          return r;
-        },
-        getRange: (k, o, l) => inner.getRange(k, o, l),
-        getSuffix: (k, l, s) => inner.getSuffix(k, l, s),
-        get: (k) => inner.get(k),
-        head: (k) => inner.head(k),
-      }));
+      instance.setStoreWrapper((inner: ObjectStore) =>
+        withFaults(inner, {
+          list: async (prefix, opts) => {
+            const r = await inner.list(prefix, opts);
+            if (r.some((o) => o.key === victimKey)) await r2.delete(victimKey);
+            return r;
+          },
+        }),
+      );
     });
     await runDurableObjectAlarm(stub);
     let s = await status(stub, name);
@@ -159,18 +157,15 @@ describe("polling on alarms", () => {
       new StorageError("STORAGE_TIMEOUT", "request timed out after 10000 ms"),
     ];
     await runInDurableObject(stub, (instance: DatabaseIndex) => {
-      instance.setStoreWrapper((inner: ObjectStore) => ({
-        description: inner.description,
-        list: async (p, o) => {
-          const f = faults.shift();
-          if (f) throw f;
-          return inner.list(p, o);
-        },
-        getRange: (k, o, l) => inner.getRange(k, o, l),
-        getSuffix: (k, l, s) => inner.getSuffix(k, l, s),
-        get: (k) => inner.get(k),
-        head: (k) => inner.head(k),
-      }));
+      instance.setStoreWrapper((inner: ObjectStore) =>
+        withFaults(inner, {
+          list: async (p, o) => {
+            const f = faults.shift();
+            if (f) throw f;
+            return inner.list(p, o);
+          },
+        }),
+      );
     });
     await pollForward(name);
     await runDurableObjectAlarm(stub);

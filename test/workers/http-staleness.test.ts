@@ -10,6 +10,7 @@ import { expect, test } from "vitest";
 import type { DatabaseIndex } from "../../src/durable/database-index.ts";
 import { R2Store } from "../../src/replica/r2.ts";
 import { StorageError, type ObjectStore } from "../../src/replica/types.ts";
+import { withFaults } from "../support/fault-store.ts";
 import { seedReplica } from "../support/seed.ts";
 
 interface Reply {
@@ -36,16 +37,13 @@ test("max_staleness_ms forces a fresh poll, and refuses when the replica cannot 
 
   // Storage starts failing: the DO cannot confirm the position any more.
   await runInDurableObject(stub, (instance: DatabaseIndex) => {
-    instance.setStoreWrapper((inner: ObjectStore) => ({
-      description: inner.description,
-      list: async () => {
-        throw new StorageError("STORAGE_ERROR", "HTTP 503 from the store");
-      },
-      getRange: (k, o, l) => inner.getRange(k, o, l),
-      getSuffix: (k, l, s) => inner.getSuffix(k, l, s),
-      get: (k) => inner.get(k),
-      head: (k) => inner.head(k),
-    }));
+    instance.setStoreWrapper((inner: ObjectStore) =>
+      withFaults(inner, {
+        list: async () => {
+          throw new StorageError("STORAGE_ERROR", "HTTP 503 from the store");
+        },
+      }),
+    );
   });
   await new Promise((r) => setTimeout(r, 1200));
   const refused = await post(db, { sql: "SELECT 1", max_staleness_ms: 1000 });

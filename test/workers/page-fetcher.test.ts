@@ -12,6 +12,7 @@ import { PageIndex } from "../../src/page-index/page-index.ts";
 import { R2Store } from "../../src/replica/r2.ts";
 import { Replica } from "../../src/replica/replica.ts";
 import type { ObjectStore } from "../../src/replica/types.ts";
+import { withFaults } from "../support/fault-store.ts";
 
 const PAGE = 4096;
 const PAGES = 3000;
@@ -46,18 +47,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 type Event = { kind: "get"; first: number; last: number } | { kind: "read"; seg: number };
 
 function logged(inner: ObjectStore, events: Event[], failOnce?: (offset: number) => boolean): ObjectStore {
-  return {
-    description: inner.description,
-    list: (p, o) => inner.list(p, o),
+  return withFaults(inner, {
     getRange: async (k, offset, length) => {
       events.push({ kind: "get", first: offset / SEGMENT_BYTES, last: Math.floor((offset + length - 1) / SEGMENT_BYTES) });
       if (failOnce?.(offset)) throw new Error("injected transient failure");
       return inner.getRange(k, offset, length);
     },
-    getSuffix: (k, l, s) => inner.getSuffix(k, l, s),
-    get: (k) => inner.get(k),
-    head: (k) => inner.head(k),
-  };
+  });
 }
 
 async function scan(store: ObjectStore, events: Event[]): Promise<IndexPageSource> {
