@@ -19,7 +19,8 @@ export interface IndexRpc {
 /** An error returned by the DO, with its stable code. */
 export class IndexError extends CodedError {}
 
-function unwrap<T>(r: RpcResult<T>): T {
+/** The value of an RPC result, or its error (with the DO's stable code) thrown. */
+export function unwrap<T>(r: RpcResult<T>): T {
   if (!r.ok) throw new IndexError(r.error.code, r.error.message);
   return r.value;
 }

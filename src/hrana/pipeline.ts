@@ -16,7 +16,7 @@
  */
 import { ApiError, toApiError } from "../http/errors.ts";
 import type { Limits } from "../http/limits.ts";
-import { MAX_OPERATORS, operatorCount } from "../http/request.ts";
+import { sqlTextProblem } from "../http/request.ts";
 import type { SqlParam, StatementInput } from "../sql/types.ts";
 import { MAX_STORED_SQL, MAX_STORED_SQL_CHARS, type Pin, type StreamState, cloneState, decodeBaton, encodeBaton, newStreamState } from "./baton.ts";
 import { type BatchCond, type StmtReq, type StreamRequest, maxReplicationIndex, parsePipeline } from "./protocol.ts";
@@ -34,7 +34,6 @@ interface Work {
 
 type Render = () => string;
 
-const utf8 = new TextEncoder();
 
 function errorJson(e: ApiError): string {
   return `{"message":${JSON.stringify(e.message)},"code":${JSON.stringify(e.code)}}`;
@@ -67,11 +66,7 @@ function paramsOf(s: StmtReq, limits: Limits): StatementInput["params"] {
 
 /** The request-level checks of the JSON API, per statement. */
 function precheck(sql: string, limits: Limits): ApiError | null {
-  if (utf8.encode(sql).length > limits.maxSqlBytes) return new ApiError("SQL_TOO_LONG", `statement exceeds the ${limits.maxSqlBytes}-byte limit`);
-  if (operatorCount(sql) > MAX_OPERATORS) {
-    return new ApiError("SQL_TOO_COMPLEX", `statement has more than ${MAX_OPERATORS} operators; split the expression`);
-  }
-  return null;
+  return sqlTextProblem(sql, limits, "statement");
 }
 
 /**

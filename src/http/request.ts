@@ -133,16 +133,26 @@ export function operatorCount(sql: string): number {
   return n;
 }
 
+/**
+ * The checks every entry point (JSON API, Hrana, CLI) makes on SQL text before
+ * SQLite sees it; `label` names the statement in the message.
+ */
+export function sqlTextProblem(sql: string, limits: Limits, label: string): ApiError | null {
+  if (new TextEncoder().encode(sql).length > limits.maxSqlBytes) {
+    return new ApiError("SQL_TOO_LONG", `${label} exceeds the ${limits.maxSqlBytes}-byte limit`);
+  }
+  if (operatorCount(sql) > MAX_OPERATORS) {
+    return new ApiError("SQL_TOO_COMPLEX", `${label} has more than ${MAX_OPERATORS} operators; split the expression`);
+  }
+  return null;
+}
+
 function statement(v: Json | undefined, where: string, limits: Limits): StatementInput {
   const s = typeof v === "string" ? { sql: v } : v;
   if (!isObject(s)) throw new ApiError("BAD_REQUEST", `${where} must be an object with "sql"`);
   if (typeof s.sql !== "string" || s.sql.trim() === "") throw new ApiError("BAD_REQUEST", `${where}.sql must be a non-empty string`);
-  if (new TextEncoder().encode(s.sql).length > limits.maxSqlBytes) {
-    throw new ApiError("SQL_TOO_LONG", `${where}.sql exceeds the ${limits.maxSqlBytes}-byte limit`);
-  }
-  if (operatorCount(s.sql) > MAX_OPERATORS) {
-    throw new ApiError("SQL_TOO_COMPLEX", `${where}.sql has more than ${MAX_OPERATORS} operators; split the expression`);
-  }
+  const problem = sqlTextProblem(s.sql, limits, `${where}.sql`);
+  if (problem) throw problem;
   const out: StatementInput = { sql: s.sql };
   const p = s.params;
   if (p === undefined || p === null) return out;

@@ -7,7 +7,7 @@
  */
 import type { DatabaseConfig } from "../config/databases.ts";
 import { openStore } from "../config/open-replica.ts";
-import { type HeldIndex, loadIndexAt, syncIndex } from "../durable/client.ts";
+import { type HeldIndex, loadIndexAt, syncIndex, unwrap } from "../durable/client.ts";
 import type { Freshness } from "../durable/protocol.ts";
 import type { Env } from "../env.ts";
 import { ApiError } from "../http/errors.ts";
@@ -69,11 +69,6 @@ function stubFor(env: Env, name: string) {
   return env.DB_INDEX.getByName(name);
 }
 
-function unwrapRpc<T>(r: { ok: true; value: T } | { ok: false; error: { code: string; message: string } }): T {
-  if (!r.ok) throw new ApiError(r.error.code, r.error.message);
-  return r.value;
-}
-
 /** Brings the isolate's index up to date (one sync in flight per database). */
 async function syncLive(env: Env, name: string, force: boolean, maxStalenessMs: number): Promise<HeldIndex> {
   let st = isolate.live.get(name);
@@ -125,12 +120,8 @@ async function snapshotFor(env: Env, name: string, target: ReadTarget, limits: L
     let held = cached && Date.now() - cached.loadedAt <= TIME_TRAVEL_TTL_MS ? cached.held : undefined;
     if (force || !held) {
       const rpcTarget = target.kind === "txid" ? { txid: target.txid } : { timestamp: target.timestamp };
-      try {
-        held = await loadIndexAt(stubFor(env, name), name, rpcTarget);
-      } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        throw new ApiError(typeof code === "string" ? code : "INTERNAL", e instanceof Error ? e.message : String(e));
-      }
+      // Errors carry the DO's stable codes; the HTTP layer maps them to statuses.
+      held = await loadIndexAt(stubFor(env, name), name, rpcTarget);
       isolate.timeTravel.set(key, { held, loadedAt: Date.now() });
       // Bounded by count and by bytes: the isolate has 128 MB for everything.
       const bytes = () => [...isolate.timeTravel.values()].reduce((n, x) => n + x.held.index.byteLength, 0);
@@ -140,12 +131,9 @@ async function snapshotFor(env: Env, name: string, target: ReadTarget, limits: L
     }
     return { held, servedFrom: "time_travel", indexMs: Date.now() - t0, isolateAgeMs: 0 };
   }
-  let held = await syncLive(env, name, force, limits.maxStalenessMs).catch((e: unknown) => {
-    const code = (e as { code?: unknown }).code;
-    throw new ApiError(typeof code === "string" ? code : "INTERNAL", e instanceof Error ? e.message : String(e));
-  });
+  let held = await syncLive(env, name, force, limits.maxStalenessMs);
   if (target.minTxid !== null && held.index.txid < target.minTxid) {
-    unwrapRpc(await stubFor(env, name).waitFor(name, target.minTxid, limits.maxWaitMs));
+    unwrap(await stubFor(env, name).waitFor(name, target.minTxid, limits.maxWaitMs));
     held = await syncLive(env, name, true, limits.maxStalenessMs);
     if (held.index.txid < target.minTxid) {
       throw new ApiError("WAIT_TIMEOUT", `replica reached ${formatTxid(held.index.txid)}, not min_txid ${formatTxid(target.minTxid)}`);
@@ -155,7 +143,7 @@ async function snapshotFor(env: Env, name: string, target: ReadTarget, limits: L
   if (maxStaleness !== null) {
     // The caller would rather fail than read old data: refresh once, then refuse if still too old.
     if (staleness(held, name) > maxStaleness) {
-      unwrapRpc(await stubFor(env, name).refresh(name));
+      unwrap(await stubFor(env, name).refresh(name));
       held = await syncLive(env, name, true, limits.maxStalenessMs);
     }
     const age = staleness(held, name);
@@ -235,7 +223,7 @@ export async function runStatements(
       if (attempt === 0 && code === "STORAGE_NOT_FOUND" && typeof key === "string") {
         // A file vanished (or was replaced): the DO heals, then the query runs on the fresh index.
         retried = true;
-        unwrapRpc(await stubFor(env, cfg.name).reportMissing(cfg.name, key));
+        unwrap(await stubFor(env, cfg.name).reportMissing(cfg.name, key));
         continue;
       }
       if (attempt === 0 && snapshot.servedFrom === "time_travel" && typeof code === "string" && code.startsWith("LTX_")) {

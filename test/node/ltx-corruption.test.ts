@@ -9,6 +9,7 @@
  * Fixtures are read-only: every mutation happens on an in-memory copy, and
  * range/restore tests run on copies in a temp dir.
  */
+import { decodePages } from "../support/ltx-pages.ts";
 import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -80,19 +81,6 @@ interface Sample {
   frameEnd: number;
   /** Where each index entry's three varints start: [pgno, offset, size]. */
   varints: [number, number, number][];
-}
-
-function decodePages(bytes: Uint8Array, file?: string): { decoded: DecodedLtxFile; pages: Map<number, Uint8Array>; order: number[] } {
-  const pages = new Map<number, Uint8Array>();
-  const order: number[] = [];
-  const decoded = decodeLtxFile(bytes, {
-    ...(file !== undefined ? { file } : {}),
-    onPage: (pgno, data) => {
-      order.push(pgno);
-      pages.set(pgno, data.slice());
-    },
-  });
-  return { decoded, pages, order };
 }
 
 function loadSample(label: string, fixture: string, rel: string): Sample {

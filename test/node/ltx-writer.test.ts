@@ -3,6 +3,7 @@
  * decodeLtxFile, the encoder rules of spec §5.6, the worked examples of spec
  * §10.2 / §10.3, and a re-encode of every real fixture file.
  */
+import { decodePages } from "../support/ltx-pages.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -19,7 +20,6 @@ import { FIXTURES, type FixtureManifest } from "../support/fixtures.ts";
 const ROOT = join(import.meta.dirname, "..", "fixtures");
 type Encoding = "block" | "frame";
 const ENCODINGS: readonly Encoding[] = ["block", "frame"];
-type Pages = Map<number, Uint8Array>;
 
 function hex(s: string): number[] {
   return s
@@ -133,19 +133,6 @@ function assemble(
   writeU64(tail, tail.length - 8, crc.digest() | CHECKSUM_FLAG);
   parts.push(tail);
   return concatBytes(parts);
-}
-
-function decodePages(bytes: Uint8Array, file?: string): { decoded: DecodedLtxFile; pages: Pages; order: number[] } {
-  const pages: Pages = new Map();
-  const order: number[] = [];
-  const decoded = decodeLtxFile(bytes, {
-    ...(file !== undefined ? { file } : {}),
-    onPage: (pgno, data) => {
-      order.push(pgno);
-      pages.set(pgno, data.slice());
-    },
-  });
-  return { decoded, pages, order };
 }
 
 function indexEntries(d: DecodedLtxFile): [number, number, number][] {

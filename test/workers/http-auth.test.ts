@@ -4,6 +4,7 @@
  * factory with a copy of the env that carries them (DATABASES and LIMITS are
  * parsed once per env object, so each scenario gets its own object).
  */
+import { type Reply, expectError } from "../support/http.ts";
 import { env, exports } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -20,16 +21,6 @@ const DB_B = `auth-b-${uid}`;
 
 const app = createApp();
 type Bindings = typeof env & Record<string, unknown>;
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-}
-
-interface ErrorBody {
-  error: { code: string; message: string };
-}
 
 /** A fresh env object (so per-env caches start empty) with extra vars/secrets. */
 function envWith(extra: Record<string, unknown>): Bindings {
@@ -52,14 +43,6 @@ async function viaWorker(url: string, init: RequestInit = {}): Promise<Reply> {
 
 const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
 const queryInit = (headers: Record<string, string> = {}): RequestInit => ({ method: "POST", body: QUERY, headers });
-
-function expectError(r: Reply, status: number, code: string, message?: RegExp): void {
-  expect(r.status, r.text).toBe(status);
-  const body = JSON.parse(r.text) as ErrorBody;
-  expect(body.error.code, r.text).toBe(code);
-  expect(body.error.message.trim().length).toBeGreaterThan(5);
-  if (message) expect(body.error.message).toMatch(message);
-}
 
 function expectCount(r: Reply): void {
   expect(r.status, r.text).toBe(200);

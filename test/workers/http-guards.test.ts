@@ -6,6 +6,7 @@
  * recovery from a corrupt LTX file. Every error is checked for its status,
  * its stable code and a non-empty message.
  */
+import { type ErrorBody, type Reply, expectError } from "../support/http.ts";
 import { env, exports } from "cloudflare:workers";
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -24,16 +25,6 @@ const fresh = (base: string) => `g-${base}-${uid}-${seq++}`;
 const SMALL = fresh("small");
 const ML = fresh("ml");
 const used = new Set<string>();
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-}
-
-interface ErrorBody {
-  error: { code: string; message: string };
-}
 
 interface Meta {
   txid: number;
@@ -60,18 +51,6 @@ async function call(path: string, init: RequestInit = {}, host = "http://localho
 async function post(db: string, body: unknown, kind: "query" | "batch" = "query", headers: Record<string, string> = {}): Promise<Reply> {
   used.add(db);
   return call(`/db/${encodeURIComponent(db)}/${kind}`, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), headers });
-}
-
-function expectError(r: Reply, status: number, code: string, message?: RegExp): string {
-  expect(r.status, r.text).toBe(status);
-  expect(r.headers.get("content-type") ?? "").toMatch(/^application\/json/);
-  const body = JSON.parse(r.text) as ErrorBody;
-  expect(Object.keys(body)).toEqual(["error"]);
-  expect(body.error.code, r.text).toBe(code);
-  expect(typeof body.error.message).toBe("string");
-  expect(body.error.message.trim().length).toBeGreaterThan(5);
-  if (message) expect(body.error.message).toMatch(message);
-  return body.error.message;
 }
 
 /** The typed rows of a successful /query reply (INTEGER → {int}, REAL → {real}). */
