@@ -162,7 +162,8 @@ export class IndexPageSource implements PageSource {
     for (let s = first; s <= last; s++) {
       const key = segKey(this.opts.db, file, s);
       // Read-ahead first: consuming it keeps the scan's pipeline going (it is in the isolate cache too).
-      const hit = (await this.takeAhead(key)) ?? this.opts.caches.segments.get(key);
+      // (Only awaited when a read-ahead exists: page reads stay synchronous on isolate hits.)
+      const hit = (this.ahead.has(key) ? await this.takeAhead(key) : null) ?? this.opts.caches.segments.get(key);
       if (hit) {
         this.stats.isolateHits++;
         out[s - first] = hit;
