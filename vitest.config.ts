@@ -11,7 +11,9 @@ export default defineConfig({
           name: "node",
           include: ["test/node/**/*.test.ts"],
           environment: "node",
-          testTimeout: 60_000,
+          // Sized for a loaded 2-core machine (wasm start-up, workerd boot): generous, never a timing assertion.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
       {
@@ -45,7 +47,9 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
-          testTimeout: 60_000,
+          // Sized for a loaded 2-core machine (wasm start-up, workerd boot): generous, never a timing assertion.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
     ],

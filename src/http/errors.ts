@@ -35,6 +35,8 @@ const STATUS: Record<string, number> = {
   SQL_RESULT_TOO_LARGE: 422,
   QUERY_STORAGE_LIMIT: 422,
   SQL_ERROR: 422,
+  SQL_CPU_LIMIT: 422,
+  SQL_MEMORY_LIMIT: 422,
   INTERNAL: 500,
   CONFIG_INVALID: 500,
   STORAGE_ERROR: 502,
@@ -46,10 +48,19 @@ const STATUS: Record<string, number> = {
   PLAN_NO_FILES: 503,
   PLAN_INCONSISTENT: 503,
   SQL_ENGINE_RESET: 503,
+  ENGINE_BUSY: 503,
   INDEX_UNSTABLE: 503,
   INDEX_INCOMPLETE: 503,
   WAIT_TIMEOUT: 504,
   STORAGE_TIMEOUT: 504,
+};
+
+/** Seconds a client should wait before retrying a 503, by code (default 1). */
+const RETRY_AFTER_S: Record<string, number> = {
+  REPLICA_EMPTY: 5,
+  PLAN_GAP: 5,
+  PLAN_NO_FILES: 5,
+  PLAN_INCONSISTENT: 5,
 };
 
 export function statusForCode(code: string): number {
@@ -68,7 +79,10 @@ export class ApiError extends CodedError {
   }
 
   toResponse(headers: Record<string, string> = {}): Response {
-    const h = this.status === 401 ? { "www-authenticate": 'Bearer realm="ltx-edge"', ...headers } : headers;
+    const h: Record<string, string> = { ...headers };
+    if (this.status === 401) h["www-authenticate"] = 'Bearer realm="ltx-edge"';
+    // Every 503 is temporary (busy, stale, a gap being healed): tell clients when to come back.
+    if (this.status === 503 && h["retry-after"] === undefined) h["retry-after"] = String(RETRY_AFTER_S[this.code] ?? 1);
     return Response.json({ error: { code: this.code, message: this.message } }, { status: this.status, headers: h });
   }
 }

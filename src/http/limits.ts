@@ -28,6 +28,21 @@ export interface Limits {
   maxStalenessMs: number;
   /** Isolate segment cache, bytes. */
   isolateCacheBytes: number;
+  /**
+   * SQLite VM steps (progress-handler ticks × their interval) one query or
+   * batch may take; 0 derives it from `queryTimeoutMs`. The guard that holds
+   * when the clock does not move (production Workers freeze `Date.now()`
+   * during CPU work).
+   */
+  maxVmSteps: number;
+  /** Hard heap limit of each SQLite instance (page cache, sorts, temp b-trees), bytes. */
+  sqliteHeapBytes: number;
+  /** A SQLite instance whose wasm memory grew past this is replaced after its query (wasm memory never shrinks), bytes. */
+  engineResetBytes: number;
+  /** Queries allowed to wait for the engine of an isolate; more get 503 ENGINE_BUSY with Retry-After. */
+  maxQueuedQueries: number;
+  /** Longest a single storage (R2/S3) request may take, ms. */
+  storageTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -42,6 +57,11 @@ export const DEFAULT_LIMITS: Limits = {
   maxWaitMs: 10_000,
   maxStalenessMs: 1000,
   isolateCacheBytes: 8 * 1024 * 1024,
+  maxVmSteps: 0,
+  sqliteHeapBytes: 24 * 1024 * 1024,
+  engineResetBytes: 64 * 1024 * 1024,
+  maxQueuedQueries: 32,
+  storageTimeoutMs: 5_000,
 };
 
 const KEYS: Record<string, keyof Limits> = {
@@ -56,6 +76,11 @@ const KEYS: Record<string, keyof Limits> = {
   max_wait_ms: "maxWaitMs",
   max_staleness_ms: "maxStalenessMs",
   isolate_cache_bytes: "isolateCacheBytes",
+  max_vm_steps: "maxVmSteps",
+  sqlite_heap_bytes: "sqliteHeapBytes",
+  engine_reset_bytes: "engineResetBytes",
+  max_queued_queries: "maxQueuedQueries",
+  storage_timeout_ms: "storageTimeoutMs",
 };
 
 /** Parses `LIMITS` (snake_case keys, positive numbers). Unknown keys are an error. */
@@ -80,6 +105,7 @@ export const REQUEST_LIMIT_KEYS = {
   max_storage_requests: "maxStorageRequests",
   timeout_ms: "queryTimeoutMs",
   max_response_bytes: "maxResponseBytes",
+  max_vm_steps: "maxVmSteps",
 } as const satisfies Record<string, keyof Limits>;
 
 const parsed = new WeakMap<object, Limits>();
