@@ -164,10 +164,9 @@ export function databaseConfig(config: DatabasesConfig, name: string): DatabaseC
   const explicit = config.explicit.get(name);
   if (explicit) return explicit;
   if (!config.serveAll) return null;
-  return {
-    name,
-    source: "r2",
-    prefix: config.root ? `${config.root}/${name}` : name,
-    ...config.defaults,
-  };
+  const prefix = config.root ? `${config.root}/${name}` : name;
+  // A replica configured explicitly is reachable only under its own name (and auth): never
+  // also as a bucket folder, where its token_secret would not apply.
+  for (const c of config.explicit.values()) if (c.source === "r2" && c.prefix === prefix) return null;
+  return { name, source: "r2", prefix, ...config.defaults };
 }

@@ -33,7 +33,7 @@ function secret(env: ReplicaEnv, name: string, db: string): string {
   return v;
 }
 
-/** The object store a database reads from. */
+/** The object store a database reads from (unbounded: callers wrap it in a TimeoutStore, after any test fault wrapper). */
 export function openStore(env: ReplicaEnv, cfg: DatabaseConfig): ObjectStore {
   if (cfg.source === "s3" && cfg.s3) {
     return new S3Store({

@@ -41,6 +41,19 @@ const BUDGET = new Set(["SQL_TOO_MANY_ROWS", "SQL_RESULT_TOO_LARGE", "SQL_TIMEOU
 
 /** Newest live snapshot this isolate has seen per database: a pin below it is no longer live here. */
 const newestLive = new Map<string, Pin>();
+/** Databases remembered in {@link newestLive} (least recently updated dropped first). */
+const NEWEST_KEPT = 1024;
+
+function noteLive(name: string, p: Pin): void {
+  const seen = newestLive.get(name);
+  if (seen && seen.generation === p.generation && seen.txid >= p.txid) return;
+  newestLive.delete(name);
+  newestLive.set(name, p);
+  for (const k of newestLive.keys()) {
+    if (newestLive.size <= NEWEST_KEPT) break;
+    newestLive.delete(k);
+  }
+}
 
 const PROBE: StatementInput[] = [{ sql: "SELECT 1" }];
 
@@ -195,11 +208,7 @@ export class SnapshotRunner {
     t.isolateHits += o.stats.isolateHits + o.stats.pageHits;
     t.cacheHits += o.stats.cacheHits;
     t.cacheMisses += o.stats.cacheMisses;
-    if (kind === "live") {
-      const p = pinOf(o);
-      const seen = newestLive.get(cfg.name);
-      if (!seen || seen.generation !== p.generation || seen.txid < p.txid) newestLive.set(cfg.name, p);
-    }
+    if (kind === "live") noteLive(cfg.name, pinOf(o));
     return o;
   }
 }

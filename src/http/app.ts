@@ -40,7 +40,7 @@ function meta(o: QueryOutcome, startedAt: number): Record<string, unknown> {
     txid_hex: formatTxid(idx.txid),
     served_from: o.snapshot.servedFrom,
     position_time: idx.timestamp > 0 ? new Date(idx.timestamp).toISOString() : null,
-    replica_state: o.freshness.state,
+    replica_state: o.snapshot.replicaState,
     staleness_ms: o.snapshot.servedFrom === "live" && o.freshness.sinceLastPollMs !== null ? o.freshness.sinceLastPollMs + o.snapshot.isolateAgeMs : null,
     newest_file_age_ms: o.freshness.newestFileAgeMs,
     duration_ms: Date.now() - startedAt,

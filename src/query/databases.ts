@@ -10,7 +10,18 @@ import { ApiError } from "../http/errors.ts";
 
 const POSITIVE_TTL_MS = 60_000;
 const NEGATIVE_TTL_MS = 5_000;
+/** Names remembered per isolate (least recently checked dropped first). */
+const KNOWN_KEPT = 4096;
 const known = new Map<string, { exists: boolean; at: number }>();
+
+function remember(name: string, exists: boolean, at: number): void {
+  known.delete(name);
+  known.set(name, { exists, at });
+  for (const k of known.keys()) {
+    if (known.size <= KNOWN_KEPT) break;
+    known.delete(k);
+  }
+}
 
 /** The configuration of an existing database, or a 404 ApiError. */
 export async function requireDatabase(env: ReplicaEnv, name: string): Promise<DatabaseConfig> {
@@ -27,7 +38,7 @@ export async function requireDatabase(env: ReplicaEnv, name: string): Promise<Da
   }
   const res = await env.BUCKET.list({ prefix: `${cfg.prefix}/`, limit: 1 });
   const exists = res.objects.length > 0;
-  known.set(name, { exists, at: now });
+  remember(name, exists, now);
   if (!exists) throw new ApiError("DB_NOT_FOUND", `no replica under r2://BUCKET/${cfg.prefix}/`);
   return cfg;
 }
@@ -44,7 +55,7 @@ export async function listDatabases(env: ReplicaEnv): Promise<{ name: string; so
       const res = await env.BUCKET.list({ prefix: base, delimiter: "/", limit: 1000, ...(cursor ? { cursor } : {}) });
       for (const p of res.delimitedPrefixes) {
         const name = p.slice(base.length).replace(/\/$/, "");
-        if (isValidName(name) && !out.has(name)) out.set(name, { name, source: "r2", prefix: `${base}${name}` });
+        if (!out.has(name) && databaseConfig(config, name) !== null) out.set(name, { name, source: "r2", prefix: `${base}${name}` });
       }
       cursor = res.truncated ? res.cursor : undefined;
     } while (cursor);

@@ -1,53 +1,74 @@
 /**
  * @module
- * Runs queries for the HTTP API: keeps each database's page index per
- * isolate (a delta from the DO at most every `maxStalenessMs`), waits for
- * `min_txid`, loads time-travel indexes, runs every statement of a request
- * on one index snapshot, and heals once when a file vanished mid-query.
+ * Runs queries for the HTTP API and Hrana: picks the index snapshot a request
+ * reads (live, waited-for, or time travel), runs every statement of the
+ * request on it in the isolate's SQL engine, and heals once when a file
+ * vanished mid-query.
+ *
+ * What an isolate keeps between requests is plain data (indexes, caches, the
+ * engine object), never a promise another request would have to continue —
+ * see live-index.ts and src/sync/. Every per-database structure is bounded.
  */
 import type { DatabaseConfig } from "../config/databases.ts";
 import { openStore } from "../config/open-replica.ts";
-import { type HeldIndex, loadIndexAt, syncIndex, unwrap } from "../durable/client.ts";
-import type { Freshness } from "../durable/protocol.ts";
+import { type HeldIndex, type IndexRpc, unwrap } from "../durable/client.ts";
+import type { DbState, Freshness, RpcResult } from "../durable/protocol.ts";
+import type { IndexPosition } from "../page-index/page-index.ts";
 import type { Env } from "../env.ts";
+import { CodedError } from "../errors.ts";
 import { ApiError } from "../http/errors.ts";
 import type { Limits } from "../http/limits.ts";
 import type { ReadTarget } from "../http/request.ts";
 import { formatTxid } from "../ltx/txid.ts";
 import { type FetchStats, IndexPageSource, IsolateCaches, newFetchStats } from "../pages/page-fetcher.ts";
+import { TimeoutStore } from "../replica/timeout-store.ts";
 import type { ObjectStore } from "../replica/types.ts";
 import { SqlEngine } from "../sql/engine.ts";
 import type { StatementInput, StatementResult } from "../sql/types.ts";
+import { SingleFlight } from "../sync/single-flight.ts";
+import { guardRpc, LiveIndexes, type LiveEntry, RPC_TIMEOUT_MS, SYNC_STALE_MS } from "./live-index.ts";
+import { TimeTravelIndexes } from "./time-travel.ts";
 
-const TIME_TRAVEL_KEPT = 4;
-const TIME_TRAVEL_BYTES = 16 * 1024 * 1024;
-/** Time-travel indexes are re-fetched after this, so a replaced history is noticed even without live reads. */
-const TIME_TRAVEL_TTL_MS = 60_000;
+/** Live indexes kept per isolate (bytes; the largest databases are evicted first by recency). */
+const LIVE_INDEX_BYTES = 24 * 1024 * 1024;
+/** Databases whose live index an isolate keeps at most. */
+const LIVE_DATABASES = 1000;
+/** Object stores kept per isolate (one per database; small, but bounded). */
+const STORES_KEPT = 256;
 
-interface LiveState {
-  held: HeldIndex | null;
-  syncedAt: number;
-  syncing: Promise<HeldIndex> | null;
+/** The isolate's view of the replica: the DO's state, or "unreachable" when the DO could not be asked. */
+export type ReplicaState = DbState | "unreachable";
+
+/** Fault injection for tests only (faults real local R2 or a real DO cannot produce). */
+export const testHooks: {
+  wrapStore: ((s: ObjectStore, db: string) => ObjectStore) | null;
+  wrapRpc: ((rpc: DatabaseRpc, db: string) => DatabaseRpc) | null;
+} = { wrapStore: null, wrapRpc: null };
+
+/** What the service calls on a database's Durable Object. */
+export interface DatabaseRpc extends IndexRpc {
+  waitFor(name: string, minTxid: number, timeoutMs: number): Promise<RpcResult<IndexPosition>>;
+  refresh(name: string): Promise<RpcResult<Freshness>>;
+  reportMissing(name: string, key: string): Promise<RpcResult<IndexPosition>>;
 }
 
 /** Everything one isolate keeps between requests. */
 class IsolateState {
-  engine: Promise<SqlEngine> | null = null;
+  engine: SqlEngine | null = null;
+  readonly engineFlight = new SingleFlight<SqlEngine>(SYNC_STALE_MS);
   caches: IsolateCaches | null = null;
-  readonly live = new Map<string, LiveState>();
-  readonly timeTravel = new Map<string, { held: HeldIndex; loadedAt: number }>();
+  readonly live = new LiveIndexes(LIVE_INDEX_BYTES, LIVE_DATABASES);
+  readonly timeTravel = new TimeTravelIndexes();
   readonly stores = new Map<string, ObjectStore>();
 }
 
 const isolate = new IsolateState();
 
-function engine(): Promise<SqlEngine> {
-  if (!isolate.engine) {
-    isolate.engine = SqlEngine.create();
-    isolate.engine.catch(() => {
-      isolate.engine = null;
-    });
-  }
+/** The isolate's engine. Created by the first request that needs it; others wait with their own deadline. */
+async function engine(deadline: number): Promise<SqlEngine> {
+  if (isolate.engine) return isolate.engine;
+  const e = await isolate.engineFlight.run(() => SqlEngine.create(), deadline, () => new CodedError("ENGINE_BUSY", "the SQL engine is still starting; retry"));
+  isolate.engine ??= e;
   return isolate.engine;
 }
 
@@ -56,52 +77,33 @@ function caches_(limits: Limits): IsolateCaches {
   return isolate.caches;
 }
 
-function storeFor(env: Env, cfg: DatabaseConfig): ObjectStore {
+function storeFor(env: Env, cfg: DatabaseConfig, limits: Limits): ObjectStore {
   let s = isolate.stores.get(cfg.name);
-  if (!s) {
+  if (s) {
+    isolate.stores.delete(cfg.name);
+  } else {
     s = openStore(env, cfg);
-    isolate.stores.set(cfg.name, s);
   }
-  return s;
+  isolate.stores.set(cfg.name, s);
+  for (const k of isolate.stores.keys()) {
+    if (isolate.stores.size <= STORES_KEPT) break;
+    isolate.stores.delete(k);
+  }
+  // Every storage request of a query is bounded, whatever the store (and whatever a test injected).
+  return new TimeoutStore(testHooks.wrapStore ? testHooks.wrapStore(s, cfg.name) : s, limits.storageTimeoutMs);
 }
 
-function stubFor(env: Env, name: string) {
-  return env.DB_INDEX.getByName(name);
-}
-
-/** Brings the isolate's index up to date (one sync in flight per database). */
-async function syncLive(env: Env, name: string, force: boolean, maxStalenessMs: number): Promise<HeldIndex> {
-  let st = isolate.live.get(name);
-  if (!st) {
-    st = { held: null, syncedAt: 0, syncing: null };
-    isolate.live.set(name, st);
-  }
-  const state = st;
-  if (!force && state.held && Date.now() - state.syncedAt <= maxStalenessMs) return state.held;
-  // A forced sync must reflect the DO as of now: one already in flight may predate what we wait for.
-  if (force && state.syncing) await state.syncing.catch(() => undefined);
-  if (!state.syncing) {
-    state.syncing = syncIndex(stubFor(env, name), name, state.held)
-      .then((held) => {
-        // A new generation means the replica's history was replaced: old time-travel indexes are void.
-        forgetTimeTravel(name, held.generation);
-        state.held = held;
-        state.syncedAt = Date.now();
-        return held;
-      })
-      .finally(() => {
-        state.syncing = null;
-      });
-  }
-  return state.syncing;
+/** A fresh stub per call: a stub is an I/O object of the request that made it. */
+function rpcFor(env: Env, name: string): DatabaseRpc {
+  const stub: DatabaseRpc = env.DB_INDEX.getByName(name);
+  return testHooks.wrapRpc ? testHooks.wrapRpc(stub, name) : stub;
 }
 
 /** ms since the DO last confirmed the position this isolate holds (Infinity before any poll). */
-function staleness(held: HeldIndex, name: string): number {
-  const since = held.freshness.sinceLastPollMs;
+function staleness(e: LiveEntry): number {
+  const since = e.held?.freshness.sinceLastPollMs ?? null;
   if (since === null) return Number.POSITIVE_INFINITY;
-  const st = isolate.live.get(name);
-  return since + (st ? Date.now() - st.syncedAt : 0);
+  return since + (Date.now() - e.syncedAt);
 }
 
 export interface Snapshot {
@@ -110,53 +112,71 @@ export interface Snapshot {
   indexMs: number;
   /** How old the isolate's copy is (0 right after a sync). */
   isolateAgeMs: number;
+  replicaState: ReplicaState;
 }
 
-async function snapshotFor(env: Env, name: string, target: ReadTarget, limits: Limits, force: boolean): Promise<Snapshot> {
+function liveSnapshot(e: LiveEntry, t0: number): Snapshot {
+  const held = e.held;
+  if (!held) throw new CodedError("INDEX_UNAVAILABLE", `no index of ${e.name} is available`);
+  return {
+    held,
+    servedFrom: "live",
+    indexMs: Date.now() - t0,
+    isolateAgeMs: Date.now() - e.syncedAt,
+    replicaState: e.lastError ? "unreachable" : held.freshness.state,
+  };
+}
+
+async function snapshotFor(env: Env, name: string, target: ReadTarget, limits: Limits, force: boolean, waitUntil: (p: Promise<unknown>) => void): Promise<Snapshot> {
   const t0 = Date.now();
+  const rpc = () => rpcFor(env, name);
   if (target.kind === "txid" || target.kind === "timestamp") {
-    const key = `${name}\n${target.kind}\n${target.kind === "txid" ? target.txid : target.timestamp}`;
-    const cached = isolate.timeTravel.get(key);
-    let held = cached && Date.now() - cached.loadedAt <= TIME_TRAVEL_TTL_MS ? cached.held : undefined;
-    if (force || !held) {
-      const rpcTarget = target.kind === "txid" ? { txid: target.txid } : { timestamp: target.timestamp };
-      // Errors carry the DO's stable codes; the HTTP layer maps them to statuses.
-      held = await loadIndexAt(stubFor(env, name), name, rpcTarget);
-      isolate.timeTravel.set(key, { held, loadedAt: Date.now() });
-      // Bounded by count and by bytes: the isolate has 128 MB for everything.
-      const bytes = () => [...isolate.timeTravel.values()].reduce((n, x) => n + x.held.index.byteLength, 0);
-      while (isolate.timeTravel.size > TIME_TRAVEL_KEPT || (isolate.timeTravel.size > 1 && bytes() > TIME_TRAVEL_BYTES)) {
-        isolate.timeTravel.delete(isolate.timeTravel.keys().next().value as string);
-      }
-    }
-    return { held, servedFrom: "time_travel", indexMs: Date.now() - t0, isolateAgeMs: 0 };
+    const tt = target.kind === "txid" ? { txid: target.txid } : { timestamp: target.timestamp };
+    const held = await isolate.timeTravel.get(name, tt, rpc, force);
+    return { held, servedFrom: "time_travel", indexMs: Date.now() - t0, isolateAgeMs: 0, replicaState: held.freshness.state };
   }
-  let held = await syncLive(env, name, force, limits.maxStalenessMs);
-  if (target.minTxid !== null && held.index.txid < target.minTxid) {
-    unwrap(await stubFor(env, name).waitFor(name, target.minTxid, limits.maxWaitMs));
-    held = await syncLive(env, name, true, limits.maxStalenessMs);
-    if (held.index.txid < target.minTxid) {
-      throw new ApiError("WAIT_TIMEOUT", `replica reached ${formatTxid(held.index.txid)}, not min_txid ${formatTxid(target.minTxid)}`);
-    }
+  const deadline = t0 + RPC_TIMEOUT_MS;
+  let e = await isolate.live.current(name, rpc, { maxStalenessMs: limits.maxStalenessMs, deadline, waitUntil });
+  if (force) e = await isolate.live.forced(name, rpc(), deadline);
+  forgetOtherGenerations(e);
+  const minTxid = target.minTxid;
+  if (minTxid !== null && (e.held?.index.txid ?? 0) < minTxid) {
+    // Read-your-writes: the DO polls until the TXID arrives (or its own wait ends), then we sync.
+    const wait = Math.max(0, limits.maxWaitMs - (Date.now() - t0));
+    unwrap(await guardRpc(rpc().waitFor(name, minTxid, wait), wait + RPC_TIMEOUT_MS, name));
+    e = await isolate.live.forced(name, rpc(), Date.now() + RPC_TIMEOUT_MS);
+    if ((e.held?.index.txid ?? 0) < minTxid) throw waitTimeout(minTxid, e);
   }
   const maxStaleness = target.maxStalenessMs ?? null;
   if (maxStaleness !== null) {
     // The caller would rather fail than read old data: refresh once, then refuse if still too old.
-    if (staleness(held, name) > maxStaleness) {
-      unwrap(await stubFor(env, name).refresh(name));
-      held = await syncLive(env, name, true, limits.maxStalenessMs);
+    if (staleness(e) > maxStaleness) {
+      try {
+        unwrap(await guardRpc(rpc().refresh(name), RPC_TIMEOUT_MS, name));
+        e = await isolate.live.forced(name, rpc(), Date.now() + RPC_TIMEOUT_MS);
+      } catch {
+        // Judged below on what we hold.
+      }
     }
-    const age = staleness(held, name);
+    const age = staleness(e);
     if (age > maxStaleness) {
-      const f = held.freshness;
+      const state = e.lastError ? "unreachable" : (e.held?.freshness.state ?? "starting");
       throw new ApiError(
         "REPLICA_STALE",
-        `the replica position (TXID ${formatTxid(held.index.txid)}) was last confirmed ${age} ms ago, more than max_staleness_ms ${maxStaleness}; replica state: ${f.state} (see GET /db/${name})`,
+        `the replica position (TXID ${formatTxid(e.held?.index.txid ?? 0)}) was last confirmed ${age} ms ago, more than max_staleness_ms ${maxStaleness}; replica state: ${state} (see GET /db/${name})`,
       );
     }
   }
-  const st = isolate.live.get(name);
-  return { held, servedFrom: "live", indexMs: Date.now() - t0, isolateAgeMs: st ? Date.now() - st.syncedAt : 0 };
+  return liveSnapshot(e, t0);
+}
+
+function waitTimeout(minTxid: number, e: LiveEntry): ApiError {
+  return new ApiError("WAIT_TIMEOUT", `replica reached ${formatTxid(e.held?.index.txid ?? 0)}, not min_txid ${formatTxid(minTxid)}`);
+}
+
+/** A new generation means the replica's history was replaced: old time-travel indexes are void. */
+function forgetOtherGenerations(e: LiveEntry): void {
+  if (e.held) isolate.timeTravel.forget(e.name, e.held.generation);
 }
 
 export interface QueryOutcome {
@@ -182,14 +202,18 @@ export async function runStatements(
   limits: Limits,
   waitUntil: (p: Promise<unknown>) => void,
 ): Promise<QueryOutcome> {
-  const eng = await engine();
   let retried = false;
+  let failed: { error: unknown; held: HeldIndex } | null = null;
   for (let attempt = 0; ; attempt++) {
-    const snapshot = await snapshotFor(env, cfg.name, target, limits, attempt > 0);
+    const snapshot = await snapshotFor(env, cfg.name, target, limits, attempt > 0, waitUntil);
+    if (failed && snapshot.servedFrom === "live" && sameVersion(failed.held, snapshot.held)) {
+      // Bad data on the index the DO still stands by: nothing to retry on.
+      throw failed.error;
+    }
     const stats = newFetchStats();
     const source = new IndexPageSource(snapshot.held.index, {
       db: cfg.name,
-      store: storeFor(env, cfg),
+      store: storeFor(env, cfg, limits),
       caches: caches_(limits),
       edgeCache: typeof caches !== "undefined" ? caches.default : null,
       maxStorageRequests: limits.maxStorageRequests,
@@ -198,14 +222,14 @@ export async function runStatements(
     });
     const t0 = Date.now();
     try {
+      const eng = await engine(t0 + limits.queryTimeoutMs);
       // One connection per database and generation: SQLite's page cache must never span two histories.
       const running = eng.execute(`${cfg.name}#${snapshot.held.generation}`, source, statements, {
         maxRows: limits.maxRows,
         maxResultBytes: limits.maxResponseBytes,
         timeoutMs: limits.queryTimeoutMs,
       });
-      // Keep the engine's holder alive even if the client goes away mid-query,
-      // so the per-instance queue never waits on an abandoned read.
+      // Read-ahead still in flight when the query ends finishes in the background (it fills the caches).
       waitUntil(running.catch(() => undefined).then(() => source.settle()));
       const r = await running;
       return {
@@ -223,12 +247,14 @@ export async function runStatements(
       if (attempt === 0 && code === "STORAGE_NOT_FOUND" && typeof key === "string") {
         // A file vanished (or was replaced): the DO heals, then the query runs on the fresh index.
         retried = true;
-        unwrap(await stubFor(env, cfg.name).reportMissing(cfg.name, key));
+        unwrap(await guardRpc(rpcFor(env, cfg.name).reportMissing(cfg.name, key), RPC_TIMEOUT_MS, cfg.name));
         continue;
       }
-      if (attempt === 0 && snapshot.servedFrom === "time_travel" && typeof code === "string" && code.startsWith("LTX_")) {
-        // The replica may have been repaired since this index was built: fetch it again once.
+      if (attempt === 0 && typeof code === "string" && code.startsWith("LTX_")) {
+        // The replica may have been repaired since this index was built (a time-travel index,
+        // or a live copy served stale while it revalidates): fetch the index again, retry once.
         retried = true;
+        failed = { error: e, held: snapshot.held };
         continue;
       }
       if (attempt === 0 && code === "SQL_ENGINE_RESET") {
@@ -240,25 +266,24 @@ export async function runStatements(
   }
 }
 
-/** Drops a database's time-travel indexes (those of another generation than `keep`, when given). */
-function forgetTimeTravel(name: string, keep?: number): void {
-  for (const [k, v] of [...isolate.timeTravel]) {
-    if (k.startsWith(`${name}\n`) && v.held.generation !== keep) isolate.timeTravel.delete(k);
-  }
+function sameVersion(a: HeldIndex, b: HeldIndex): boolean {
+  return a.generation === b.generation && a.index.version === b.index.version;
 }
 
 /** Drops everything the isolate holds for a database (tests, admin). */
 export function forgetDatabase(name: string): void {
-  isolate.live.delete(name);
-  forgetTimeTravel(name);
+  isolate.live.forget(name);
+  isolate.timeTravel.forget(name);
   isolate.stores.delete(name);
 }
 
-/** Isolate cache figures for the health endpoint. */
-export function isolateStats(): { segmentCacheBytes: number; pageCacheBytes: number; databases: number } {
+/** Isolate figures for the health endpoint. */
+export function isolateStats(): Record<string, number> {
   return {
     segmentCacheBytes: isolate.caches?.segments.byteLength ?? 0,
     pageCacheBytes: isolate.caches?.pages.byteLength ?? 0,
     databases: isolate.live.size,
+    liveIndexBytes: isolate.live.byteLength,
+    timeTravelIndexBytes: isolate.timeTravel.byteLength,
   };
 }
