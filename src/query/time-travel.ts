@@ -11,7 +11,7 @@ import type { TimeTravelTarget } from "../durable/protocol.ts";
 import { guardRpc, RPC_TIMEOUT_MS } from "./live-index.ts";
 
 const KEPT = 4;
-const MAX_BYTES = 16 * 1024 * 1024;
+const MAX_BYTES = 8 * 1024 * 1024;
 /** Re-fetched after this, so a replaced history is noticed even without live reads. */
 const TTL_MS = 60_000;
 
