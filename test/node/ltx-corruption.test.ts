@@ -854,7 +854,6 @@ describe("fuzzing (fast-check)", () => {
         fc.property(fc.array(mutationArb, { minLength: 1, maxLength: 3 }), (muts) => {
           const b = apply(s.bytes, muts);
           if (!differs(b, s.bytes)) return;
-          const t0 = performance.now();
           try {
             const d = decodePages(b, s.rel);
             if (!samePages(s, d)) throw new Error("mutant decoded silently to different pages or header");
@@ -875,8 +874,7 @@ describe("fuzzing (fast-check)", () => {
             if (!(e instanceof LtxError)) throw e;
             expect(e.file).toBe(s.rel);
           }
-          // No pathological slowness (a hang would time the test out).
-          expect(performance.now() - t0).toBeLessThan(2000);
+          // No timing assertion here: a hang times the test out, and a loaded machine must not fail it.
         }),
         { numRuns: runs, seed: 0x17e5 ^ runs },
       );
