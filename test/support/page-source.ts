@@ -1,0 +1,89 @@
+/**
+ * Workerd-side helpers for page-fetcher tests: a page index loaded from a
+ * replica the way the DO builds it (listing, then each file's tail), LTX
+ * snapshots written with the project's LtxWriter, a store that logs (and can
+ * count in-flight) range reads, and a collector for waitUntil work.
+ */
+import { formatLtxFilename } from "../../src/ltx/txid.ts";
+import { LtxWriter } from "../../src/ltx/writer.ts";
+import { PageIndex } from "../../src/page-index/page-index.ts";
+import { Replica } from "../../src/replica/replica.ts";
+import type { ObjectStore, WritableObjectStore } from "../../src/replica/types.ts";
+import { computeRestorePlan } from "../../src/plan/plan.ts";
+import { withFaults } from "./fault-store.ts";
+
+/** The page index of a replica's latest plan, read through `store` (listing and file tails only). */
+export async function loadPageIndex(store: ObjectStore, prefix: string): Promise<PageIndex> {
+  const replica = new Replica(store, { prefix });
+  const plan = computeRestorePlan(await replica.listFiles());
+  let index: PageIndex | null = null;
+  for (const file of plan) {
+    const { header, index: fi } = await replica.readIndex(file);
+    index ??= new PageIndex(header.pageSize);
+    index.apply(file, header, fi);
+  }
+  if (!index) throw new Error(`no files under ${prefix}`);
+  return index;
+}
+
+/** Writes pages 1..n (each `pageSize` bytes) as one snapshot `<prefix>/0009/…0001-…0001.ltx`; returns its key. */
+export async function putSnapshot(store: WritableObjectStore, prefix: string, pageSize: number, pages: Uint8Array[]): Promise<string> {
+  const w = new LtxWriter({ pageSize, commit: pages.length, minTxid: 1, maxTxid: 1, timestamp: 1_700_000_000_000 });
+  pages.forEach((p, i) => w.addPage(i + 1, p));
+  const key = `${prefix}/0009/${formatLtxFilename(1, 1)}`;
+  await store.put(key, w.finish());
+  return key;
+}
+
+/** Deterministic pseudo-random bytes (xorshift32), so "random" fixtures are the same on every run. */
+export function seededBytes(seed: number, n: number): Uint8Array {
+  let x = seed >>> 0 || 1;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+export interface RangeRead {
+  offset: number;
+  length: number;
+  /** Range reads of this store in flight when this one started (itself included). */
+  inFlight: number;
+}
+
+/** Logs every range read of `inner` and tracks how many are in flight at once. */
+export function rangeLog(inner: ObjectStore): { reads: RangeRead[]; peak: () => number; store: ObjectStore } {
+  const reads: RangeRead[] = [];
+  let inFlight = 0;
+  let peak = 0;
+  const store = withFaults(inner, {
+    getRange: async (k, offset, length) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      reads.push({ offset, length, inFlight });
+      try {
+        return await inner.getRange(k, offset, length);
+      } finally {
+        inFlight--;
+      }
+    },
+  });
+  return { reads, peak: () => peak, store };
+}
+
+/** Collects waitUntil promises so a test can wait for background work (Cache API puts). */
+export function backgroundWork(): { waitUntil: (p: Promise<unknown>) => void; settled: () => Promise<void> } {
+  const pending: Promise<unknown>[] = [];
+  return {
+    waitUntil: (p) => void pending.push(p),
+    settled: async () => {
+      while (pending.length > 0) await Promise.allSettled(pending.splice(0));
+    },
+  };
+}
