@@ -12,6 +12,8 @@ import type { ObjectStore, WritableObjectStore } from "../../src/replica/types.t
 import { computeRestorePlan } from "../../src/plan/plan.ts";
 import { withFaults } from "./fault-store.ts";
 
+export { seededBytes } from "./seeded-bytes.ts";
+
 /** The page index of a replica's latest plan, read through `store` (listing and file tails only). */
 export async function loadPageIndex(store: ObjectStore, prefix: string): Promise<PageIndex> {
   const replica = new Replica(store, { prefix });
@@ -33,21 +35,6 @@ export async function putSnapshot(store: WritableObjectStore, prefix: string, pa
   const key = `${prefix}/0009/${formatLtxFilename(1, 1)}`;
   await store.put(key, w.finish());
   return key;
-}
-
-/** Deterministic pseudo-random bytes (xorshift32), so "random" fixtures are the same on every run. */
-export function seededBytes(seed: number, n: number): Uint8Array {
-  let x = seed >>> 0 || 1;
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 export interface RangeRead {
