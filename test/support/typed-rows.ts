@@ -52,3 +52,15 @@ export function typedQueriesAt(m: FixtureManifest, typed: Typed, txid: string): 
   if (i < 0) throw new Error(`no checked state ${txid} in ${m.name}`);
   return typedQueries(typed, i);
 }
+
+/** SQL values as the engine returns them (INTEGER → bigint, REAL → number), typed like a manifest. */
+export function typedRows(rows: readonly (readonly unknown[])[] | undefined): Typed {
+  return (rows ?? []).map((row) =>
+    row.map((v): Typed => {
+      if (typeof v === "bigint") return { int: v.toString() };
+      if (typeof v === "number") return { real: v };
+      if (typeof v === "string" || v === null) return v;
+      throw new Error(`unexpected value in a manifest query result: ${String(v)}`);
+    }),
+  );
+}
