@@ -11,8 +11,9 @@ import { Replica } from "../../src/replica/replica.ts";
 import type { ObjectStore, WritableObjectStore } from "../../src/replica/types.ts";
 import { computeRestorePlan } from "../../src/plan/plan.ts";
 import { withFaults } from "./fault-store.ts";
+import { seededBytes } from "./seeded-bytes.ts";
 
-export { seededBytes } from "./seeded-bytes.ts";
+export { seededBytes };
 
 /** The page index of a replica's latest plan, read through `store` (listing and file tails only). */
 export async function loadPageIndex(store: ObjectStore, prefix: string): Promise<PageIndex> {
@@ -73,4 +74,22 @@ export function backgroundWork(): { waitUntil: (p: Promise<unknown>) => void; se
       while (pending.length > 0) await Promise.allSettled(pending.splice(0));
     },
   };
+}
+
+/** An incompressible snapshot of `count` pseudo-random pages (one storage segment holds ~16), and its page index. */
+export async function randomSnapshot(store: WritableObjectStore, prefix: string, pageSize: number, count: number, seed: number): Promise<{ index: PageIndex; pages: Uint8Array[] }> {
+  const pages = Array.from({ length: count }, (_, i) => seededBytes(seed + i, pageSize));
+  await putSnapshot(store, prefix, pageSize, pages);
+  return { index: await loadPageIndex(store, prefix), pages };
+}
+
+/** The segments a page's frame spans. */
+export function segmentsOf(index: PageIndex, pgno: number, segmentBytes: number): { first: number; last: number } {
+  const offset = index.offsetOf(pgno);
+  return { first: Math.floor(offset / segmentBytes), last: Math.floor((offset + index.sizeOf(pgno) - 1) / segmentBytes) };
+}
+
+/** Byte equality without vitest's element-wise deep equality on big arrays. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
