@@ -238,10 +238,8 @@ describe("spec §10.2 / §10.3 worked examples", () => {
     expect(Number(readU64(file, file.length - 24))).toBe(4);
     expect(readU64(file, file.length - 16)).toBe(0n);
     expect(readU64(file, file.length - 8) & CHECKSUM_FLAG).toBe(CHECKSUM_FLAG);
-    // Were our compressor to emit pierrec's bytes, the file would be the spec's.
-    const spec = encoding === "block" ? SPEC_192 : SPEC_207;
-    const specPayload = encoding === "block" ? SPEC_BLOCK : SPEC_LZ4_FRAME;
-    if (payload.length === specPayload.length && payload.every((b, i) => b === specPayload[i])) expect(file).toEqual(spec);
+    // (Our compressor's bytes are not pierrec's — the spec layout around pierrec's payload is checked
+    // by the test above — so no assertion here may depend on them being equal.)
     const { pages, decoded } = decodePages(file);
     expect(pages.get(1)).toEqual(page);
     expect(indexEntries(decoded)).toEqual([[1, 100, frameLen]]);

@@ -143,7 +143,8 @@ describe("@libsql/client against ltx-edge", () => {
     expect(d?.rows[0]?.name).toBe("Ken Thompson");
     // The same SQL twice makes the client store it (store_sql) and refer to it by id.
     const [x, y] = await c.batch([COUNT, COUNT]);
-    expect(plain(x?.rows ?? [])).toEqual(plain(y?.rows ?? []));
+    expect(plain(x?.rows ?? [])).toEqual(expected(small.final_txid, COUNT));
+    expect(plain(y?.rows ?? [])).toEqual(expected(small.final_txid, COUNT));
     await c.executeMultiple("SELECT 1; SELECT 2; -- done");
     c.close();
   });

@@ -15,6 +15,7 @@ import { R2Store } from "../../src/replica/r2.ts";
 import type { FixtureManifest } from "../support/fixtures.ts";
 import { fixtureBytes, fixtureLtxFiles, manifest, seedReplica } from "../support/seed.ts";
 import { parseTyped, type Typed } from "../support/typed-json.ts";
+import { type TypedQuery, expectRows, typedManifest, typedQueriesAt } from "../support/typed-rows.ts";
 
 const r2 = new R2Store(env.BUCKET);
 const uid = `${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -692,27 +693,36 @@ describe("concurrency", () => {
   test("100 concurrent /query requests over 2 cold databases, including failing ones, each get their own correct result", async () => {
     const [cs, cm] = [fresh("conc-small"), fresh("conc-ml")];
     await Promise.all([seedReplica(r2, "small", cs), seedReplica(r2, "multi-level", cm)]);
-    const all = rows(await post(SMALL, { sql: "SELECT id, name FROM users ORDER BY id" })) as [{ int: string }, string][];
-    const ids = all.map((r) => Number(r[0].int));
-    const byId = new Map(all.map((r) => [Number(r[0].int), r] as const));
-    const mlSchema = rows(await post(ML, { sql: "SELECT type, name FROM sqlite_schema ORDER BY name" }));
-    const mlCount = rows(await post(ML, { sql: "SELECT count(*) FROM sqlite_schema" }));
+    // Every expected value comes from the fixtures' manifests (never from another reply of the server).
+    const small = await typedManifest("small");
+    const ml = await typedManifest("multi-level");
+    const smallQ = (sql: string) => expectedQuery(typedQueriesAt(small.m, small.typed, small.m.final_txid), sql);
+    const mlQ = (sql: string) => expectedQuery(typedQueriesAt(ml.m, ml.typed, ml.m.final_txid), sql);
+    const usersCount = smallQ("SELECT count(*) FROM users").rows;
+    const firstUsers = smallQ("SELECT id, name, email, age, score FROM users ORDER BY id LIMIT 5").rows as Typed[][];
+    const mlSchema = mlQ("SELECT type, name, tbl_name FROM sqlite_schema ORDER BY name").rows as Typed[][];
+    expect(firstUsers).toHaveLength(5);
+    expect(mlSchema.length).toBeGreaterThan(1);
     type Case = { db: string; body: unknown; check: (r: Reply) => void };
     const cases: Case[] = [];
     for (let i = 0; i < 100; i++) {
-      const id = ids[i % ids.length] as number;
+      const user = firstUsers[i % firstUsers.length] as Typed[];
       switch (i % 5) {
         case 0:
-          cases.push({ db: cs, body: { sql: "SELECT count(*) FROM users" }, check: (r) => expect(rows(r)).toEqual([[int(38)]]) });
+          cases.push({ db: cs, body: { sql: "SELECT count(*) FROM users" }, check: (r) => expectRows(rows(r), usersCount, "count") });
           break;
         case 1:
-          cases.push({ db: cs, body: { sql: "SELECT id, name FROM users WHERE id = ?", params: [id] }, check: (r) => expect(rows(r)).toEqual([byId.get(id)]) });
+          cases.push({
+            db: cs,
+            body: { sql: "SELECT id, name, email, age, score FROM users WHERE id = ?", params: [Number((user[0] as { int: string }).int)] },
+            check: (r) => expectRows(rows(r), [user], "user by id"),
+          });
           break;
         case 2:
-          cases.push({ db: cm, body: { sql: "SELECT type, name FROM sqlite_schema ORDER BY name" }, check: (r) => expect(rows(r)).toEqual(mlSchema) });
+          cases.push({ db: cm, body: { sql: "SELECT type, name, tbl_name FROM sqlite_schema ORDER BY name" }, check: (r) => expectRows(rows(r), mlSchema, "schema") });
           break;
         case 3:
-          cases.push({ db: cm, body: { sql: "SELECT count(*) FROM sqlite_schema", integers: "string" }, check: (r) => expect(rows(r)).toEqual(mlCount) });
+          cases.push({ db: cm, body: { sql: "SELECT count(*) FROM sqlite_schema", integers: "string" }, check: (r) => expect(rows(r)).toEqual([[int(mlSchema.length)]]) }); // small integers stay numbers (docs/http-api.md)
           break;
         default:
           cases.push(
@@ -723,13 +733,21 @@ describe("concurrency", () => {
       }
     }
     const replies = await Promise.all(cases.map((c) => post(c.db, c.body)));
+    expect(replies).toHaveLength(100);
     replies.forEach((r, i) => {
       const c = cases[i] as Case;
       c.check(r);
-      if (r.status === 200) expect(meta(r).txid_hex).toBe(c.db === cs ? smallManifest.final_txid : r.headers.get("x-ltx-txid"));
+      if (r.status === 200) expect(meta(r).txid_hex).toBe(c.db === cs ? small.m.final_txid : ml.m.final_txid);
     });
   });
 });
+
+/** The manifest entry of one query (throws when the manifest has no such query). */
+function expectedQuery(queries: TypedQuery[], sql: string): TypedQuery {
+  const q = queries.find((x) => x.sql === sql);
+  if (!q) throw new Error(`the manifest has no query ${sql}`);
+  return q;
+}
 
 // ------------------------------------------------------------------ corruption
 
@@ -796,11 +814,12 @@ describe("corrupt data", () => {
       expect(rows(await post(d, { sql: "PRAGMA integrity_check" }))).toEqual([["ok"]]);
       expect(await counts(d)).toEqual([[int(38), int(52), int(SCHEMA_OBJECTS)]]);
       expect(rows(await post(d, { sql: "SELECT count(*), sum(length(body)), max(id) FROM posts" }))).toEqual([[int(52), int(48663), int(52)]]);
-      const expectedFinal = smallManifest.checked_states.find((s) => s.txid === smallManifest.final_txid);
-      for (const q of expectedFinal?.queries ?? []) {
+      const { m, typed } = await typedManifest("small");
+      for (const q of typedQueriesAt(m, typed, m.final_txid)) {
         const r = await post(d, { sql: q.sql });
         expect(r.status, `${q.sql}: ${r.text}`).toBe(200);
         expect((JSON.parse(r.text) as { columns: string[] }).columns).toEqual(q.columns);
+        expectRows(rows(r), q.rows, q.sql);
       }
     });
   }

@@ -9,6 +9,7 @@ import { describe, expect, test } from "vitest";
 import { createApp } from "../../src/http/app.ts";
 import { decodeLtxFile } from "../../src/ltx/decoder.ts";
 import { R2Store } from "../../src/replica/r2.ts";
+import { expectError } from "../support/http.ts";
 import { fixtureBytes, seedReplica, wipe } from "../support/seed.ts";
 
 const r2 = new R2Store(env.BUCKET);
@@ -110,8 +111,8 @@ describe("per-database tokens fail closed", () => {
     const ctx = createExecutionContext();
     const res = await app.fetch(new Request(`http://example.com/db/${d}/query`, { method: "POST", body: '{"sql":"SELECT count(*) FROM users"}' }), e, ctx);
     await waitOnExecutionContext(ctx);
-    const text = await res.text();
-    expect(res.status, text).not.toBe(200);
+    // docs/configuration.md: "if that secret is missing, the database answers 500 CONFIG_INVALID — it is never served open".
+    expectError({ status: res.status, headers: res.headers, text: await res.text() }, 500, "CONFIG_INVALID");
   });
 });
 
