@@ -16,6 +16,7 @@ import type { FixtureManifest } from "../support/fixtures.ts";
 import { fixtureBytes, fixtureLtxFiles, manifest, seedReplica } from "../support/seed.ts";
 import { parseTyped, type Typed } from "../support/typed-json.ts";
 import { type TypedQuery, expectRows, typedManifest, typedQueriesAt } from "../support/typed-rows.ts";
+import { waitUntil } from "../support/wait.ts";
 
 const r2 = new R2Store(env.BUCKET);
 const uid = `${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
@@ -809,8 +810,8 @@ describe("corrupt data", () => {
       await r2.put(key, good);
       const gen = await untilGeneration(d, before.value.generation);
       expect(gen).toBeGreaterThan(before.value.generation);
-      // The isolate refreshes its copy of the index after max_staleness (1 s).
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      // Live reads recover (the isolate refreshes its copy within max_staleness, or heals the stale ETag): wait for it.
+      await waitUntil(async () => (await post(d, { sql: "PRAGMA integrity_check" })).text.includes('"rows":[["ok"]]'), "live reads of the repaired snapshot");
       expect(rows(await post(d, { sql: "PRAGMA integrity_check" }))).toEqual([["ok"]]);
       expect(await counts(d)).toEqual([[int(38), int(52), int(SCHEMA_OBJECTS)]]);
       expect(rows(await post(d, { sql: "SELECT count(*), sum(length(body)), max(id) FROM posts" }))).toEqual([[int(52), int(48663), int(52)]]);
