@@ -179,6 +179,7 @@ describe("@libsql/client against ltx-edge", () => {
     const tx2 = await c.transaction("read");
     expect(plain((await tx2.execute(COUNT)).rows)).toEqual(expected(small.final_txid, COUNT));
     await tx2.rollback();
+    expect(traffic.requests.length).toBeGreaterThan(0);
     expect(traffic.requests.every((r) => r === `POST /db/${db}/v2/pipeline`)).toBe(true);
     c.close();
     await env.DB_INDEX.getByName(db).stop();
