@@ -516,10 +516,12 @@ describe.each(SAMPLES.map((s) => [s.label, s] as const))("%s", (_, s) => {
       ["length 2^63", flip(s.bytes, lenAt, 0x80), { codes: ["LTX_BAD_INDEX"], offset: lenAt }],
       ["length = whole file", setU64(s.bytes, lenAt, BigInt(S)), { codes: ["LTX_BAD_INDEX"], offset: lenAt }],
     ];
+    expect(s.varints.length).toBe(s.frames.length);
+    expect(s.varints.length).toBeGreaterThan(2);
     for (const which of [0, Math.floor(s.varints.length / 2), s.varints.length - 1]) {
-      const [pgnoAt, offAt, sizeAt] = s.varints[which] ?? [0, 0, 0];
-      const f = s.frames[which];
-      if (!f) continue;
+      const entry = s.varints[which];
+      if (!entry) throw new Error(`no index entry ${which}`);
+      const [pgnoAt, offAt, sizeAt] = entry;
       // Offsets always break the contiguity/bounds checks of the index itself.
       cases.push([`entry ${which} offset + 1`, flip(s.bytes, offAt, 0x01), { codes: ["LTX_BAD_INDEX"] }]);
       cases.push([`entry ${which} offset varint continuation`, flip(s.bytes, sizeAt - 1, 0x80), { codes: ["LTX_BAD_INDEX"] }]);
@@ -854,7 +856,6 @@ describe("fuzzing (fast-check)", () => {
         fc.property(fc.array(mutationArb, { minLength: 1, maxLength: 3 }), (muts) => {
           const b = apply(s.bytes, muts);
           if (!differs(b, s.bytes)) return;
-          const t0 = performance.now();
           try {
             const d = decodePages(b, s.rel);
             if (!samePages(s, d)) throw new Error("mutant decoded silently to different pages or header");
@@ -875,8 +876,7 @@ describe("fuzzing (fast-check)", () => {
             if (!(e instanceof LtxError)) throw e;
             expect(e.file).toBe(s.rel);
           }
-          // No pathological slowness (a hang would time the test out).
-          expect(performance.now() - t0).toBeLessThan(2000);
+          // No timing assertion here: a hang times the test out, and a loaded machine must not fail it.
         }),
         { numRuns: runs, seed: 0x17e5 ^ runs },
       );
@@ -905,13 +905,17 @@ describe("fuzzing (fast-check)", () => {
   test("a valid file spliced with another valid file is refused", () => {
     const a = SAMPLES[0] as Sample;
     const b = SAMPLES[1] as Sample;
+    let refused = 0;
     for (const cut of [100, 150, a.frameEnd, a.indexStart, a.bytes.length - 24, a.bytes.length - 16]) {
       for (const from of [b.bytes.length - 40, b.bytes.length - 24, 200]) {
         const spliced = new Uint8Array([...a.bytes.subarray(0, cut), ...b.bytes.subarray(Math.max(100, Math.min(from, cut)))]);
         if (!differs(spliced, a.bytes) || !differs(spliced, b.bytes)) continue;
         ltxError(() => decodeLtxFile(spliced, { file: a.rel }));
+        refused++;
       }
     }
+    // Most of the 18 splices differ from both files; none of those may decode.
+    expect(refused).toBeGreaterThan(12);
     // Frames from a file of another page size, under this header.
     const big = SAMPLES[5] as Sample;
     const mixed = new Uint8Array([...a.bytes.subarray(0, 100), ...big.bytes.subarray(100)]);

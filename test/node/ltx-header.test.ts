@@ -89,6 +89,8 @@ interface FixtureLtx {
   label: string;
   path: string;
   info: FixtureFile;
+  /** The fixture's page size (manifest `page_size`). */
+  pageSize: number;
 }
 
 function fixtureFiles(): FixtureLtx[] {
@@ -96,7 +98,7 @@ function fixtureFiles(): FixtureLtx[] {
   for (const name of [...FIXTURES, "poll"]) {
     const m = JSON.parse(readFileSync(join(ROOT, name, "manifest.json"), "utf8")) as FixtureManifest;
     for (const f of [...(m.files ?? []), ...(m.before_files ?? []), ...(m.after_files ?? [])]) {
-      out.push({ label: `${name}/${f.path}`, path: join(ROOT, name, f.path), info: f });
+      out.push({ label: `${name}/${f.path}`, path: join(ROOT, name, f.path), info: f, pageSize: m.page_size });
     }
   }
   return out;
@@ -385,8 +387,10 @@ describe("encodeHeader ∘ decodeHeader", () => {
         },
         f.label,
       ).toEqual({
+        // test/fixtures/README.md: "the header flags are 0x2 (HeaderFlagNoChecksum). Pre-apply and
+        // post-apply checksums are 0 in every file"; the page size is the manifest's.
         flags: 2,
-        pageSize: h.pageSize,
+        pageSize: f.pageSize,
         commit: f.info.commit,
         minTxid: f.info.min_txid,
         maxTxid: f.info.max_txid,

@@ -16,6 +16,7 @@ import { HEADER_SIZE, type LtxHeader, decodeHeader, lockPgno } from "../../src/l
 import { encodeLz4Block, encodeLz4Frame } from "../../src/ltx/lz4.ts";
 import { type LtxWriteOptions, LtxWriter, encodeLtxFile } from "../../src/ltx/writer.ts";
 import { FIXTURES, type FixtureManifest } from "../support/fixtures.ts";
+import { seededBytes } from "../support/seeded-bytes.ts";
 
 const ROOT = join(import.meta.dirname, "..", "fixtures");
 type Encoding = "block" | "frame";
@@ -141,21 +142,6 @@ function indexEntries(d: DecodedLtxFile): [number, number, number][] {
   return out;
 }
 
-/** Deterministic pseudo-random bytes (xorshift32). */
-function noise(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 /** Pages of several shapes: zero, constant, text-like, half-random, random (incompressible). */
 function samplePage(pageSize: number, kind: number, seed: number): Uint8Array {
   switch (kind % 5) {
@@ -171,11 +157,11 @@ function samplePage(pageSize: number, kind: number, seed: number): Uint8Array {
     }
     case 3: {
       const p = new Uint8Array(pageSize);
-      p.set(noise(pageSize / 2, seed));
+      p.set(seededBytes(seed, pageSize / 2));
       return p;
     }
     default:
-      return noise(pageSize, seed);
+      return seededBytes(seed, pageSize);
   }
 }
 
@@ -252,10 +238,8 @@ describe("spec §10.2 / §10.3 worked examples", () => {
     expect(Number(readU64(file, file.length - 24))).toBe(4);
     expect(readU64(file, file.length - 16)).toBe(0n);
     expect(readU64(file, file.length - 8) & CHECKSUM_FLAG).toBe(CHECKSUM_FLAG);
-    // Were our compressor to emit pierrec's bytes, the file would be the spec's.
-    const spec = encoding === "block" ? SPEC_192 : SPEC_207;
-    const specPayload = encoding === "block" ? SPEC_BLOCK : SPEC_LZ4_FRAME;
-    if (payload.length === specPayload.length && payload.every((b, i) => b === specPayload[i])) expect(file).toEqual(spec);
+    // (Our compressor's bytes are not pierrec's — the spec layout around pierrec's payload is checked
+    // by the test above — so no assertion here may depend on them being equal.)
     const { pages, decoded } = decodePages(file);
     expect(pages.get(1)).toEqual(page);
     expect(indexEntries(decoded)).toEqual([[1, 100, frameLen]]);
@@ -348,7 +332,7 @@ describe("LtxWriter / encodeLtxFile round trips", () => {
   }
 
   test("frame encoding stores incompressible pages raw (LZ4 block-size bit 31), block encoding as literals", () => {
-    const page = noise(4096, 42);
+    const page = seededBytes(42, 4096);
     const frame = encodeLtxFile({ pageSize: 4096, commit: 1, minTxid: 1, maxTxid: 1, timestamp: 0, encoding: "frame" }, [[1, page]]);
     const word = (frame[113] ?? 0) | ((frame[114] ?? 0) << 8) | ((frame[115] ?? 0) << 16) | ((frame[116] ?? 0) << 24);
     expect(word >>> 0).toBe((0x8000_0000 | 4096) >>> 0);

@@ -3,7 +3,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { DirStore } from "../../src/replica/dir.ts";
-import { Replica } from "../../src/replica/replica.ts";
+import { lockPgno } from "../../src/ltx/header.ts";
+import { decodePageFrame } from "../../src/ltx/page.ts";
+import { formatTxid } from "../../src/ltx/txid.ts";
+import { type LtxFileInfo, Replica } from "../../src/replica/replica.ts";
 import { buildPageIndex, resolvePlan, restoreToBytes } from "../../src/restore/restore.ts";
 import { FIXTURES, type FixtureManifest, type FixtureState } from "../support/fixtures.ts";
 
@@ -29,26 +32,47 @@ describe.each(FIXTURES)("fixture %s", (name) => {
 
   test("restores every restorable TXID byte-identical", async () => {
     const files = await replica.listFiles();
-    for (const s of states(m)) {
+    const restorable = states(m);
+    // Never an empty loop: the final state is always restorable.
+    expect(restorable.map((s) => s.txid)).toContain(m.final_txid);
+    for (const s of restorable) {
       const r = await restoreToBytes(replica, { target: { kind: "txid", txid: s.txid_int }, files });
       expect(sha256(r.bytes), `txid ${s.txid}`).toBe(s.sha256);
     }
   });
 
-  test("TXIDs not marked restorable fail with a clear error", async () => {
+  test("TXIDs not marked restorable, and the one after the final TXID, fail with a clear error", async () => {
     const files = await replica.listFiles();
-    for (const s of m.all_states.filter((x) => x.restorable === false)) {
-      await expect(restoreToBytes(replica, { target: { kind: "txid", txid: s.txid_int }, files })).rejects.toMatchObject({
+    const targets = [...m.all_states.filter((x) => x.restorable === false).map((s) => s.txid_int), m.final_txid_int + 1];
+    for (const txid of targets) {
+      await expect(restoreToBytes(replica, { target: { kind: "txid", txid }, files }), formatTxid(txid)).rejects.toMatchObject({
         code: "PLAN_TXID_NOT_AVAILABLE",
+        message: expect.stringContaining(`TXID ${formatTxid(txid)} is not restorable`),
       });
     }
   });
 
-  test("the page index built from the plan covers every page", async () => {
+  test("the page index built from the plan covers every page, and its pages are the final database", async () => {
     const { plan } = await resolvePlan(replica);
     const index = await buildPageIndex(replica, plan);
+    const final = m.all_states.find((s) => s.txid === m.final_txid);
+    if (!final) throw new Error(`${name}: no state for the final TXID`);
     expect(index.txid).toBe(m.final_txid_int);
-    expect(index.commit * index.pageSize).toBe(m.all_states.find((s) => s.txid === m.final_txid)?.db_size);
+    expect(index.pageSize).toBe(m.page_size);
+    expect(index.commit).toBe(final.page_count);
+    expect(index.commit * index.pageSize).toBe(final.db_size);
+    // Every page read through the index (one range read per page) assembles the database of the manifest.
+    const db = new Uint8Array(final.db_size);
+    const page = new Uint8Array(index.pageSize);
+    for (let p = 1; p <= index.commit; p++) {
+      if (p === lockPgno(index.pageSize)) continue;
+      const ref = index.lookup(p);
+      if (!ref) throw new Error(`${name}: page ${p} is not in the index`);
+      const bytes = await replica.readRange(plan.find((f) => f.key === ref.file.key) as LtxFileInfo, ref.offset, ref.size);
+      decodePageFrame(bytes, 0, bytes.length, page, { file: ref.file.key, absBase: ref.offset, expectedPgno: p });
+      db.set(page, (p - 1) * index.pageSize);
+    }
+    expect(sha256(db)).toBe(final.sha256);
   });
 });
 
@@ -61,7 +85,6 @@ describe.each(["before", "after"] as const)("poll fixture, %s", (state) => {
     expect(r.txid).toBe(Number.parseInt((state === "before" ? m.before_final_txid : m.after_final_txid) ?? "", 16));
     const files = await replica.listFiles();
     const ok = states(m, key);
-    expect(ok.length).toBeGreaterThan(0);
     expect(ok.map((s) => s.txid_int)).toContain(r.txid);
     for (const s of ok) {
       const x = await restoreToBytes(replica, { target: { kind: "txid", txid: s.txid_int }, files });

@@ -143,7 +143,8 @@ describe("@libsql/client against ltx-edge", () => {
     expect(d?.rows[0]?.name).toBe("Ken Thompson");
     // The same SQL twice makes the client store it (store_sql) and refer to it by id.
     const [x, y] = await c.batch([COUNT, COUNT]);
-    expect(plain(x?.rows ?? [])).toEqual(plain(y?.rows ?? []));
+    expect(plain(x?.rows ?? [])).toEqual(expected(small.final_txid, COUNT));
+    expect(plain(y?.rows ?? [])).toEqual(expected(small.final_txid, COUNT));
     await c.executeMultiple("SELECT 1; SELECT 2; -- done");
     c.close();
   });
@@ -178,6 +179,7 @@ describe("@libsql/client against ltx-edge", () => {
     const tx2 = await c.transaction("read");
     expect(plain((await tx2.execute(COUNT)).rows)).toEqual(expected(small.final_txid, COUNT));
     await tx2.rollback();
+    expect(traffic.requests.length).toBeGreaterThan(0);
     expect(traffic.requests.every((r) => r === `POST /db/${db}/v2/pipeline`)).toBe(true);
     c.close();
     await env.DB_INDEX.getByName(db).stop();

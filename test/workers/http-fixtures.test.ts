@@ -7,43 +7,11 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
 import { R2Store } from "../../src/replica/r2.ts";
 import type { FixtureManifest, FixtureState } from "../support/fixtures.ts";
-import { fixtureBytes, seedReplica } from "../support/seed.ts";
+import { seedReplica } from "../support/seed.ts";
 import { parseTyped, type Typed } from "../support/typed-json.ts";
+import { expectRows, typedManifest, typedQueries } from "../support/typed-rows.ts";
 
 const r2 = new R2Store(env.BUCKET);
-
-/**
- * Compares typed results. INTEGER, TEXT and NULL must be identical; a REAL
- * must be a REAL within 1e-12 relative: the manifests were computed by SQLite
- * 3.40.1, while wa-sqlite ships 3.5x, whose sum()/total()/avg() use
- * Kahan-Babuska-Neumaier summation (since 3.43), which changes the last digit
- * of some floating-point sums (e.g. 1674.3899999999999 vs 1674.39).
- */
-function sameTyped(actual: Typed, expected: Typed): boolean {
-  if (expected !== null && typeof expected === "object" && "real" in expected && typeof expected.real === "number") {
-    if (actual === null || typeof actual !== "object" || !("real" in actual) || typeof actual.real !== "number") return false;
-    const e = expected.real;
-    return Math.abs(actual.real - e) <= 1e-12 * Math.max(1, Math.abs(e));
-  }
-  if (Array.isArray(expected)) {
-    return Array.isArray(actual) && actual.length === expected.length && expected.every((x, i) => sameTyped(actual[i] as Typed, x));
-  }
-  return JSON.stringify(actual) === JSON.stringify(expected);
-}
-
-function expectRows(actual: Typed | undefined, expected: Typed, what: string): void {
-  if (!sameTyped(actual ?? null, expected)) expect(actual, what).toEqual(expected);
-}
-
-async function typedManifest(name: string): Promise<{ m: FixtureManifest; typed: Typed }> {
-  const text = new TextDecoder().decode(await fixtureBytes(`${name}/manifest.json`));
-  return { m: JSON.parse(text) as FixtureManifest, typed: parseTyped(text) };
-}
-
-function typedQueries(typed: Typed, stateIndex: number): { sql: string; columns: Typed; rows: Typed }[] {
-  const states = (typed as { checked_states: { queries: { sql: string; columns: Typed; rows: Typed }[] }[] }).checked_states;
-  return states[stateIndex]?.queries ?? [];
-}
 
 async function post(path: string, body: unknown): Promise<{ status: number; json: Typed; text: string }> {
   const res = await exports.default.fetch(`http://localhost${path}`, { method: "POST", body: JSON.stringify(body) });
@@ -68,10 +36,15 @@ describe.each(CASES)("$dir", ({ fixture, dir, restorable, finalTxid }) => {
     const db = `q-${dir.replace("/", "-")}`;
     await seedReplica(r2, dir, db);
     const final = finalTxid(m);
-    let checked = 0;
-    for (const [i, state] of m.checked_states.entries()) {
+    // Which states this replica can serve, from the manifest alone; the final state is always one.
+    const servable = m.checked_states.flatMap((state, i) => {
       const all = m.all_states.find((s) => s.txid === state.txid);
-      if (!all || !restorable(all)) continue;
+      return all && restorable(all) ? [{ state, i }] : [];
+    });
+    expect(servable.map((x) => x.state.txid)).toContain(final);
+    const expectedChecks = servable.reduce((n, { i }) => n + typedQueries(typed, i).length, 0);
+    let checked = 0;
+    for (const { state, i } of servable) {
       const queries = typedQueries(typed, i);
       if (state.txid === final) {
         for (const q of queries) {
@@ -89,6 +62,7 @@ describe.each(CASES)("$dir", ({ fixture, dir, restorable, finalTxid }) => {
         const body = r.json as { results: { columns: Typed; rows: Typed }[]; meta: { txid_hex: string; served_from: string } };
         expect(body.meta.txid_hex).toBe(state.txid);
         expect(body.meta.served_from).toBe("time_travel");
+        expect(body.results).toHaveLength(queries.length);
         queries.forEach((q, k) => {
           expect(body.results[k]?.columns, `${state.txid} ${q.sql}`).toEqual(q.columns);
           expectRows(body.results[k]?.rows, q.rows, `${state.txid} ${q.sql}`);
@@ -96,6 +70,7 @@ describe.each(CASES)("$dir", ({ fixture, dir, restorable, finalTxid }) => {
         });
       }
     }
-    expect(checked).toBeGreaterThan(0);
+    // Every query of every servable state was compared (no state or query was skipped).
+    expect(checked).toBe(expectedChecks);
   });
 });

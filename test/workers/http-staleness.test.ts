@@ -12,6 +12,7 @@ import { R2Store } from "../../src/replica/r2.ts";
 import { StorageError, type ObjectStore } from "../../src/replica/types.ts";
 import { withFaults } from "../support/fault-store.ts";
 import { seedReplica } from "../support/seed.ts";
+import { waitUntil } from "../support/wait.ts";
 
 interface Reply {
   status: number;
@@ -24,13 +25,18 @@ async function post(db: string, body: unknown): Promise<Reply> {
   return { status: res.status, headers: res.headers, body: (await res.json()) as Reply["body"] };
 }
 
+/** Waits until a plain read reports a position last confirmed more than `ms` ago (meta.staleness_ms). */
+async function olderThan(db: string, ms: number): Promise<void> {
+  await waitUntil(async () => ((await post(db, { sql: "SELECT 1" })).body.meta?.staleness_ms ?? 0) > ms, `staleness above ${ms} ms`, { intervalMs: 100 });
+}
+
 test("max_staleness_ms forces a fresh poll, and refuses when the replica cannot be confirmed", async () => {
   const db = "stale-check";
   await seedReplica(new R2Store(env.BUCKET), "small", db);
   const stub = env.DB_INDEX.getByName(db);
   expect((await post(db, { sql: "SELECT 1" })).status).toBe(200);
-  // The test config polls only hourly, so the position is old news after a moment.
-  await new Promise((r) => setTimeout(r, 1200));
+  // The test config polls only hourly, so the position is old news after a moment: wait until a read says so.
+  await olderThan(db, 1000);
   const fresh = await post(db, { sql: "SELECT 1", max_staleness_ms: 1000 });
   expect(fresh.status).toBe(200);
   expect(fresh.body.meta?.staleness_ms).toBeLessThanOrEqual(1000);
@@ -45,7 +51,7 @@ test("max_staleness_ms forces a fresh poll, and refuses when the replica cannot 
       }),
     );
   });
-  await new Promise((r) => setTimeout(r, 1200));
+  await olderThan(db, 1000);
   const refused = await post(db, { sql: "SELECT 1", max_staleness_ms: 1000 });
   expect(refused.status).toBe(503);
   expect(refused.body.error?.code).toBe("REPLICA_STALE");
