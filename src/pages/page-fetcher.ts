@@ -7,8 +7,10 @@
  * 1. the isolate's segment cache (raw LTX bytes; compressed, so more fits) —
  *    bounded in bytes, shared by all queries of the isolate;
  * 2. the Cache API (`caches.default`), per colo — keys are synthetic and
- *    immutable (database, object key, ETag, segment size, segment number):
- *    LTX files never change under an ETag, so nothing is ever invalidated;
+ *    immutable (database, object key, ETag, admission epoch, segment size,
+ *    segment number): LTX files never change under an ETag, so nothing is
+ *    invalidated; a file the Durable Object re-admits after it failed
+ *    verification gets a new epoch, so bytes cached before are unreachable;
  * 3. one storage range read per run of missing neighbouring segments; runs
  *    grow while access is sequential (capped at 1 MiB), and once a scan runs
  *    at full length the next run is fetched while SQLite works through the
@@ -18,6 +20,13 @@
  * A page is decoded from the segment bytes that hold its frame (a frame may
  * straddle two segments), checked against its pgno, and kept in a small
  * decoded-page LRU.
+ *
+ * Budget: every storage read and every Cache API operation (match, put,
+ * delete) is a subrequest on Cloudflare, so all of them count toward the
+ * query's `maxStorageRequests` (its subrequest budget). Storage reads fail the
+ * query when it is spent; Cache API operations are optional and are skipped
+ * instead: a match needs room for the storage read a miss leads to, puts use
+ * only the first half of the budget, read-ahead leaves demand reads a reserve.
  */
 import { CodedError } from "../errors.ts";
 import { concatBytes } from "../ltx/bytes.ts";
@@ -51,16 +60,31 @@ export interface FetchStats {
   storageRequests: number;
   /** Bytes received from storage. */
   bytesFetched: number;
+  /** Cache API operations made (match, put, delete): subrequests too. */
+  cacheOps: number;
+  /** Cache API operations skipped to stay within the budget. */
+  cacheOpsSkipped: number;
 }
 
 export function newFetchStats(): FetchStats {
-  return { pagesRead: 0, pageHits: 0, isolateHits: 0, cacheHits: 0, cacheMisses: 0, storageRequests: 0, bytesFetched: 0 };
+  return { pagesRead: 0, pageHits: 0, isolateHits: 0, cacheHits: 0, cacheMisses: 0, storageRequests: 0, bytesFetched: 0, cacheOps: 0, cacheOpsSkipped: 0 };
 }
 
-/** Raised when a query would exceed its storage-request budget. */
+/** Subrequests a query has made: storage reads and Cache API operations. */
+export function subrequests(stats: FetchStats): number {
+  return stats.storageRequests + stats.cacheOps;
+}
+
+/** Requests of the budget read-ahead never takes: they stay for reads SQLite asked for. */
+export const DEMAND_RESERVE = 2;
+
+/** Raised when a query would exceed its subrequest budget. */
 export class FetchLimitError extends CodedError<"QUERY_STORAGE_LIMIT"> {
   constructor(limit: number) {
-    super("QUERY_STORAGE_LIMIT", `query needs more than ${limit} storage requests (limit); narrow it or raise max_storage_requests`);
+    super(
+      "QUERY_STORAGE_LIMIT",
+      `query needs more than ${limit} storage requests and Cache API operations (its subrequest budget); narrow it or raise max_storage_requests`,
+    );
   }
 }
 
@@ -81,22 +105,29 @@ export interface FetcherOptions {
   caches: IsolateCaches;
   /** `caches.default`, or null to skip the Cache API tier. */
   edgeCache: Cache | null;
-  /** Storage requests allowed for this query. */
+  /**
+   * The query's subrequest budget: storage reads plus Cache API operations
+   * (named for what it mostly counts; Cloudflare counts both as subrequests).
+   */
   maxStorageRequests: number;
   stats?: FetchStats;
   /** Called for background work (Cache API puts) so the response need not wait. */
   waitUntil?: (p: Promise<unknown>) => void;
 }
 
-/** Isolate cache key of a segment: the database too, since ETags need not be content hashes. */
+/**
+ * Isolate cache key of a segment: the database too, since ETags need not be
+ * content hashes, and the admission epoch, so a re-admitted file never meets
+ * bytes cached before it was quarantined.
+ */
 function segKey(db: string, file: IndexedFile, seg: number): string {
-  return `${db}\n${file.key}\n${file.etag}\n${seg}`;
+  return `${db}\n${file.key}\n${file.etag}\n${file.epoch}\n${seg}`;
 }
 
-/** The Cache API key of a segment: synthetic, immutable, never served to users. */
+/** The Cache API key of a segment: synthetic, immutable, never served to users; the epoch as in {@link segKey}. */
 export function edgeCacheUrl(db: string, file: IndexedFile, seg: number): string {
   const etag = file.etag.replace(/"/g, "");
-  return `https://ltx-edge.cache/v1/${encodeURIComponent(db)}/${encodeURIComponent(file.key)}/${encodeURIComponent(etag)}/${SEGMENT_BYTES}/${seg}`;
+  return `https://ltx-edge.cache/v2/${encodeURIComponent(db)}/${encodeURIComponent(file.key)}/${encodeURIComponent(etag)}/${file.epoch}/${SEGMENT_BYTES}/${seg}`;
 }
 
 /** A PageSource over one immutable index snapshot. */
@@ -128,7 +159,7 @@ export class IndexPageSource implements PageSource {
     const ref = this.index.lookup(pgno);
     if (!ref) throw new LtxError("LTX_BAD_INDEX", `page ${pgno} is not in the index at TXID ${this.txid}`);
     const { file, offset, size } = ref;
-    const pageKey = `${this.opts.db}\n${file.key}\n${file.etag}\n${offset}`;
+    const pageKey = `${this.opts.db}\n${file.key}\n${file.etag}\n${file.epoch}\n@${offset}`;
     const cached = this.opts.caches.pages.get(pageKey);
     if (cached) {
       this.stats.pageHits++;
@@ -146,8 +177,10 @@ export class IndexPageSource implements PageSource {
       // Never keep bytes that failed to decode, in the isolate or in the Cache API.
       for (let s = first; s <= last; s++) {
         this.opts.caches.segments.delete(segKey(this.opts.db, file, s));
-        const del = this.opts.edgeCache?.delete(edgeCacheUrl(this.opts.db, file, s)).catch(() => false);
-        if (del && this.opts.waitUntil) this.opts.waitUntil(del);
+        const cache = this.opts.edgeCache;
+        if (!cache || !this.takeCacheOp(0)) continue;
+        const del = cache.delete(edgeCacheUrl(this.opts.db, file, s)).catch(() => false);
+        if (this.opts.waitUntil) this.opts.waitUntil(del);
       }
       throw e;
     }
@@ -207,8 +240,9 @@ export class IndexPageSource implements PageSource {
    */
   private fetchAhead(file: IndexedFile, from: number): void {
     const lastSeg = Math.floor((file.size - 1) / SEGMENT_BYTES);
-    // Leave the last two requests of the budget to reads SQLite actually asked for.
-    if (from > lastSeg || this.stats.storageRequests + 2 >= this.opts.maxStorageRequests) return;
+    // A read-ahead may cost a Cache API match and a storage read; it leaves the
+    // last DEMAND_RESERVE requests of the budget to reads SQLite actually asked for.
+    if (from > lastSeg || subrequests(this.stats) + 2 + DEMAND_RESERVE > this.opts.maxStorageRequests) return;
     const firstKey = segKey(this.opts.db, file, from);
     if (this.ahead.has(firstKey) || this.opts.caches.segments.get(firstKey)) return;
     const end = Math.min(lastSeg, from + MAX_RUN_BYTES / SEGMENT_BYTES - 1);
@@ -242,9 +276,23 @@ export class IndexPageSource implements PageSource {
     return Promise.all([...this.ahead.values()]);
   }
 
+  /**
+   * Counts `n` Cache API operations if the budget has room for them plus
+   * `reserve` more requests; otherwise counts them as skipped.
+   */
+  private takeCacheOp(reserve: number, limit = this.opts.maxStorageRequests): boolean {
+    if (subrequests(this.stats) + 1 + reserve > limit) {
+      this.stats.cacheOpsSkipped++;
+      return false;
+    }
+    this.stats.cacheOps++;
+    return true;
+  }
+
   private async edgeGet(file: IndexedFile, seg: number): Promise<Uint8Array | null> {
     const cache = this.opts.edgeCache;
-    if (!cache) return null;
+    // A match is worth it only with room left for the storage read a miss leads to.
+    if (!cache || !this.takeCacheOp(1)) return null;
     try {
       const res = await cache.match(edgeCacheUrl(this.opts.db, file, seg));
       if (!res) return null;
@@ -303,7 +351,7 @@ export class IndexPageSource implements PageSource {
   }
 
   private async fetchRun(file: IndexedFile, a: number, b: number, into: Map<number, Uint8Array>): Promise<void> {
-    if (this.stats.storageRequests >= this.opts.maxStorageRequests) throw new FetchLimitError(this.opts.maxStorageRequests);
+    if (subrequests(this.stats) >= this.opts.maxStorageRequests) throw new FetchLimitError(this.opts.maxStorageRequests);
     this.stats.storageRequests++;
     const offset = a * SEGMENT_BYTES;
     const length = Math.min(file.size, (b + 1) * SEGMENT_BYTES) - offset;
@@ -333,7 +381,8 @@ export class IndexPageSource implements PageSource {
 
   private edgePut(file: IndexedFile, seg: number, bytes: Uint8Array<ArrayBuffer>): void {
     const cache = this.opts.edgeCache;
-    if (!cache) return;
+    // Puts are an investment in later queries: they may use only the first half of this query's budget.
+    if (!cache || !this.takeCacheOp(0, Math.floor(this.opts.maxStorageRequests / 2))) return;
     const res = new Response(bytes, {
       status: 200,
       headers: { "content-type": "application/octet-stream", "cache-control": "public, max-age=31536000, immutable" },
