@@ -12,6 +12,11 @@
  * off) a full listing, which also notices compaction (pages are re-pointed to
  * the compacted file before retention deletes the old one), wiped replicas
  * and gaps.
+ *
+ * Integrity (see integrity.ts): small files are verified as they are read,
+ * large ones by a scrub in bounded steps after each poll; a file that fails
+ * verification or does not continue the chain is quarantined and every plan
+ * routes around it; an index naming a quarantined file is never handed out.
  */
 import { DurableObject } from "cloudflare:workers";
 import { type DatabaseConfig, databaseConfig } from "../config/databases.ts";
@@ -19,16 +24,23 @@ import { databasesConfig, openReplica, openStore } from "../config/open-replica.
 import type { Env } from "../env.ts";
 import { CodedError } from "../errors.ts";
 import { formatTxid } from "../ltx/txid.ts";
-import { PageIndex } from "../page-index/page-index.ts";
-import { computeRestorePlan, extendChain } from "../plan/plan.ts";
+import type { PageIndex } from "../page-index/page-index.ts";
+import type { ChainEnd } from "../plan/continuity.ts";
+import { PlanError } from "../plan/errors.ts";
+import { type PlanTarget, computeRestorePlan, continuing, extendChain, planAvoiding } from "../plan/plan.ts";
 import { CountingStore, newCounters } from "../replica/counting.ts";
 import type { LtxFileInfo, Replica } from "../replica/replica.ts";
 import type { ObjectStore } from "../replica/types.ts";
 import { mapPool } from "../restore/pool.ts";
 import { FETCH_CONCURRENCY } from "../restore/restore.ts";
-import { IndexBuilder } from "./index-builder.ts";
+import { type FilePart, type FileRejected, IndexBuilder, applyChecked, rejectionOf } from "./index-builder.ts";
+import { Integrity } from "./integrity.ts";
+import { PAYLOAD_PAGES, deltaPayload, fullPayload } from "./payload.ts";
 import { IndexStore, type PersistedState } from "./persist.ts";
-import type { DbState, DbStatus, Freshness, IndexPayload, RpcResult, SnapshotRequest, TimeTravelTarget } from "./protocol.ts";
+import type { DbState, DbStatus, Freshness, IndexPayload, RpcResult, ScrubReport, SnapshotRequest, TimeTravelTarget } from "./protocol.ts";
+import { SCRUB_BYTES_PER_ALARM } from "./scrub.ts";
+
+export { PAYLOAD_PAGES };
 
 /** Every Nth poll lists all levels (compaction, wipes, gaps). */
 export const FULL_LIST_EVERY = 10;
@@ -38,8 +50,6 @@ export const MAX_BACKOFF_MS = 60_000;
 export const MAX_WAIT_MS = 30_000;
 /** Shortest interval between polls made for waiters. */
 const WAIT_POLL_MS = 200;
-/** Entries per RPC payload (≈ 14 MB, well below the 32 MiB RPC limit). */
-export const PAYLOAD_PAGES = 500_000;
 const TIME_TRAVEL_CACHE = 4;
 const TIME_TRAVEL_BYTES = 32 * 1024 * 1024;
 const HEALS_KEPT = 20;
@@ -70,17 +80,25 @@ export class DatabaseIndex extends DurableObject<Env> {
   private nextPollAt: number | null = null;
   private lastStateSave = 0;
   private readonly builder = new IndexBuilder(() => this.getReplica());
+  private readonly integrity: Integrity;
   private readonly timeTravel = new Map<string, PageIndex>();
   private wrapStore: ((s: ObjectStore) => ObjectStore) | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new IndexStore(ctx.storage);
+    this.integrity = new Integrity(this.store.sql, this.builder, () => this.getReplica());
+    // Time-travel indexes that use a quarantined file are void (rebuilt without it on the next ask).
+    this.integrity.onQuarantine = (f) => {
+      for (const [k, tt] of [...this.timeTravel]) if (tt.files.some((x) => x.key === f.key && x.etag === f.etag)) this.timeTravel.delete(k);
+    };
     this.state = this.store.loadState();
     if (this.state?.position) {
       try {
         this.index = this.store.loadIndex(this.state.position);
         if (this.state.indexMeta) this.index.restoreMeta(this.state.indexMeta);
+        // Files of an index stored before the ledger existed are verified by the scrub.
+        this.integrity.ledger.adoptUnknown(this.index.files);
       } catch (e) {
         // Stored state that cannot be loaded must never wedge the database: rebuild from the replica.
         this.store.clear();
@@ -96,25 +114,12 @@ export class DatabaseIndex extends DurableObject<Env> {
   async snapshot(name: string, req: SnapshotRequest = {}): Promise<RpcResult<IndexPayload>> {
     return this.rpc(name, async () => {
       const index = await this.ensureIndex();
+      this.integrity.assertServable(index);
       const state = this.mustState();
       const since = req.sinceVersion;
       const delta = req.fromPgno === undefined && req.generation === state.generation && since !== undefined && since <= index.version;
-      if (delta) {
-        const entries = index.entries(since);
-        if (entries.pgno.length <= PAYLOAD_PAGES) {
-          return {
-            generation: state.generation,
-            position: index.position,
-            full: false,
-            truncateTo: index.lowestCommitSince(since),
-            files: index.filesFor(entries),
-            entries,
-            nextPgno: null,
-            freshness: this.freshness(),
-          };
-        }
-      }
-      return this.fullPayload(index, req.fromPgno ?? 1, req.maxPages);
+      const d = delta ? deltaPayload(index, state.generation, this.freshness(), since) : null;
+      return d ?? this.fullPayload(index, req.fromPgno ?? 1, req.maxPages);
     });
   }
 
@@ -166,7 +171,10 @@ export class DatabaseIndex extends DurableObject<Env> {
   async indexAt(name: string, target: TimeTravelTarget, fromPgno = 1, maxPages?: number): Promise<RpcResult<IndexPayload>> {
     return this.rpc(name, async () => {
       const live = await this.ensureIndex();
-      if ("txid" in target && target.txid === live.txid) return this.fullPayload(live, fromPgno, maxPages);
+      if ("txid" in target && target.txid === live.txid) {
+        this.integrity.assertServable(live);
+        return this.fullPayload(live, fromPgno, maxPages);
+      }
       if ("txid" in target && target.txid > live.txid) {
         throw new DbError(
           "TXID_NOT_YET_AVAILABLE",
@@ -175,8 +183,9 @@ export class DatabaseIndex extends DurableObject<Env> {
       }
       const key = JSON.stringify(target);
       let index = this.timeTravel.get(key);
+      if (index && this.integrity.hasStaleEpochs(index)) index = undefined;
       if (!index) {
-        index = await this.builder.buildAt("txid" in target ? { kind: "txid", txid: target.txid } : { kind: "timestamp", timestamp: target.timestamp });
+        index = await this.buildAt("txid" in target ? { kind: "txid", txid: target.txid } : { kind: "timestamp", timestamp: target.timestamp });
         // A time at or after the newest file's may resolve to a newer state later: never cache it.
         if ("txid" in target || target.timestamp < live.timestamp) {
           this.timeTravel.set(key, index);
@@ -187,6 +196,7 @@ export class DatabaseIndex extends DurableObject<Env> {
           }
         }
       }
+      this.integrity.assertServable(index);
       return this.fullPayload(index, fromPgno, maxPages);
     });
   }
@@ -223,14 +233,43 @@ export class DatabaseIndex extends DurableObject<Env> {
     this.replica = null;
   }
 
+  /**
+   * Runs up to `maxSteps` steps of the background file-checksum scrub now
+   * (maintenance and tests; alarms run {@link SCRUB_BYTES_PER_ALARM} a time).
+   */
+  async scrub(name: string, maxSteps = 1): Promise<RpcResult<ScrubReport>> {
+    return this.rpc(
+      name,
+      async () => {
+        await this.ensureIndex().catch(() => undefined);
+        const steps = await this.serialized(() => this.scrubFor(Number.POSITIVE_INFINITY, Math.max(1, Math.floor(maxSteps))));
+        return { steps, pending: this.integrity.scrubPending };
+      },
+      { use: false },
+    );
+  }
+
+  /** Checks every quarantined file again now, without waiting for its back-off (after a repair). */
+  async recheck(name: string): Promise<RpcResult<DbStatus>> {
+    return this.rpc(name, async () => {
+      await this.ensureIndex().catch(() => undefined);
+      await this.serialized(async () => {
+        const readmitted = await this.integrity.recheck(await this.getReplica().listFiles(), Date.now(), true);
+        if (readmitted.length > 0 || this.index) await this.poll(true);
+      });
+      return this.describe();
+    });
+  }
+
   override async alarm(): Promise<void> {
     this.nextPollAt = null;
     try {
       if (!this.state) return;
       if (this.isIdle()) return;
       await this.serialized(() => this.poll(false));
+      await this.serialized(() => this.scrubFor(SCRUB_BYTES_PER_ALARM, Number.POSITIVE_INFINITY));
     } catch {
-      // poll() records its own errors; never let the runtime retry-storm the alarm.
+      // poll() and scrubFor() record their own errors; never let the runtime retry-storm the alarm.
     } finally {
       if (this.state && !this.isIdle()) await this.arm(this.nextDelay());
     }
@@ -330,7 +369,8 @@ export class DatabaseIndex extends DurableObject<Env> {
   private nextDelay(): number {
     const base = this.mustCfg().pollIntervalMs;
     if (this.consecutiveFailures > 0) return Math.min(base * 2 ** Math.min(this.consecutiveFailures, 16), Math.max(base, MAX_BACKOFF_MS));
-    const q = this.quietPolls;
+    // Files still to verify keep the scrub going at the base rate.
+    const q = this.integrity.scrubPending > 0 ? 0 : this.quietPolls;
     const factor = q < 30 ? 1 : q < 60 ? 2 : q < 120 ? 4 : 8;
     return base * factor;
   }
@@ -358,13 +398,65 @@ export class DatabaseIndex extends DurableObject<Env> {
         this.consecutiveFailures = 0;
       } catch (e) {
         this.recordError(e);
-        throw e;
+        // Built short of the replica's newest state (quarantined files): serve what was built, stalled.
+        if (!this.index) throw e;
       } finally {
         if (this.index && this.nextPollAt === null) await this.arm(this.mustCfg().pollIntervalMs);
       }
     });
     if (!this.index) throw new DbError("INTERNAL", "index build failed");
     return this.index;
+  }
+
+  /** Scrub steps until `maxBytes` were read or `maxSteps` ran; a failed file is quarantined and the plan routed around it. */
+  private async scrubFor(maxBytes: number, maxSteps: number): Promise<ScrubReport["steps"]> {
+    const steps: ScrubReport["steps"] = [];
+    let bytes = 0;
+    const inUse = (f: { key: string; etag: string }) => this.inUse(f);
+    while (steps.length < maxSteps && bytes < maxBytes) {
+      let step;
+      try {
+        step = await this.integrity.scrubStep(inUse);
+      } catch {
+        break; // a storage error: the progress is kept, the next alarm tries again
+      }
+      if (!step) break;
+      steps.push(step);
+      bytes += Math.max(step.length, 1);
+      // A file found bad leaves the plan; one verified again may re-enter it (and must be re-pointed to its new epoch).
+      if (step.outcome === "quarantined" || step.outcome === "readmitted") await this.poll(true);
+    }
+    return steps;
+  }
+
+  /** Whether the live index or a cached time-travel index reads from a file (key + ETag). */
+  private inUse(f: { key: string; etag: string }): boolean {
+    const uses = (x: PageIndex | null | undefined) => x?.files.some((g) => g.key === f.key && g.etag === f.etag) ?? false;
+    return uses(this.index) || [...this.timeTravel.values()].some(uses);
+  }
+
+  private quarantine(r: FileRejected): void {
+    this.integrity.quarantine(r);
+    this.needFullList = true;
+  }
+
+  /** The page index as of an earlier TXID or time, from a plan that avoids quarantined files. */
+  private async buildAt(target: PlanTarget): Promise<PageIndex> {
+    const all = await this.getReplica().listFiles();
+    this.builder.prune(all);
+    const timestampOf = target.kind === "timestamp" ? await this.builder.timestamps(all) : undefined;
+    const plan = () => {
+      try {
+        return { plan: computeRestorePlan(all.filter((f) => !this.integrity.avoid(f)), target, timestampOf) };
+      } catch (e) {
+        const q = all.filter(this.integrity.avoid);
+        if (!(e instanceof PlanError) || q.length === 0) throw e;
+        throw new PlanError(e.code, `${e.message} (quarantined files are never used: ${q.map((f) => f.key).slice(0, 3).join(", ")})`);
+      }
+    };
+    const { built } = await this.integrity.buildAvoiding(plan);
+    if (!built) throw new PlanError("PLAN_NO_FILES", "empty restore plan");
+    return built.index;
   }
 
   private recordError(e: unknown): void {
@@ -383,49 +475,81 @@ export class DatabaseIndex extends DurableObject<Env> {
     const state = this.mustState();
     const all = listed ?? (await this.getReplica().listFiles());
     if (all.length === 0) throw new DbError("REPLICA_EMPTY", `no LTX files under ${this.getReplica().description}`);
-    const plan = computeRestorePlan(all);
-    const fresh = await this.builder.build(plan);
+    const { planned, built } = await this.integrity.buildAvoiding(() => planAvoiding(all, this.integrity.avoid));
+    const { plan, blockedBy } = planned;
     const live = this.index;
-    if (live && !newHistory && fresh.pageSize === live.pageSize && fresh.txid >= live.txid) {
-      const before = live.version;
-      live.adopt(fresh);
-      this.store.saveIndex(live, before);
-    } else {
-      if (live) fresh.version = live.version + 1;
-      this.index = fresh;
+    // Short of the live position because of quarantined files: keep the live index (never go back in time).
+    const keepLive = live !== null && !newHistory && (built === null || (blockedBy.length > 0 && built.index.txid < live.txid));
+    if (built && !keepLive) {
+      const fresh = built.index;
+      if (live && !newHistory && fresh.pageSize === live.pageSize && fresh.txid >= live.txid) {
+        const before = live.version;
+        live.adopt(fresh);
+        this.store.saveIndex(live, before);
+      } else {
+        if (live) fresh.version = live.version + 1;
+        this.index = fresh;
+        state.generation++;
+        this.store.saveIndex(fresh, null);
+      }
+      // Time-travel indexes may point at files this rebuild found gone.
       this.timeTravel.clear();
-      state.generation++;
-      this.store.saveIndex(fresh, null);
+      const index = this.index as PageIndex;
+      state.chain = plan.map((f) => f.key);
+      state.position = index.position;
+      state.postApply = built.end.postApplyChecksum.toString(16);
+      if (reason !== "initial build") {
+        state.rebuilds++;
+        state.heals.push({ at: Date.now(), reason });
+        if (state.heals.length > HEALS_KEPT) state.heals.splice(0, state.heals.length - HEALS_KEPT);
+      }
+      this.saveState();
     }
-    // Time-travel indexes may point at files this rebuild found gone.
-    this.timeTravel.clear();
-    const index = this.index as PageIndex;
-    state.chain = plan.map((f) => f.key);
-    state.position = index.position;
-    if (reason !== "initial build") {
-      state.rebuilds++;
-      state.heals.push({ at: Date.now(), reason });
-      if (state.heals.length > HEALS_KEPT) state.heals.splice(0, state.heals.length - HEALS_KEPT);
-    }
-    this.saveState();
+    if (blockedBy.length > 0) throw this.integrity.blockedError(blockedBy, this.index?.txid ?? null);
   }
 
-  /** Applies files that extend the chain, in order, then persists. */
-  private async applyFiles(files: LtxFileInfo[]): Promise<void> {
-    if (files.length === 0) return;
-    const parts = await mapPool(files, FETCH_CONCURRENCY, (f) => this.builder.read(f));
+  /**
+   * Applies files that extend the chain, in order, each checked to continue
+   * the one before, then persists. Stops at the first file that is bad or
+   * does not continue: it is quarantined and returned (the caller re-plans).
+   */
+  private async applyFiles(files: LtxFileInfo[]): Promise<FileRejected | null> {
+    if (files.length === 0) return null;
+    const parts = await mapPool(files, FETCH_CONCURRENCY, (f) =>
+      this.builder.read(f).catch((e: unknown): FilePart | FileRejected => {
+        const r = rejectionOf(e, f);
+        if (r) return r;
+        throw e;
+      }),
+    );
     // Everything is fetched; apply synchronously so no RPC sees half a poll.
     const index = this.index as PageIndex;
     const state = this.mustState();
     const before = index.version;
-    files.forEach((f, i) => {
-      const p = parts[i];
-      if (p) index.apply(f, p.header, p.index);
-    });
-    state.chain.push(...files.map((f) => f.key));
-    state.position = index.position;
-    this.store.saveIndex(index, before);
-    this.saveState();
+    let end: ChainEnd = { txid: index.txid, pageSize: index.pageSize, postApplyChecksum: BigInt(`0x${state.postApply ?? "0"}`) };
+    let rejected: FileRejected | null = null;
+    const applied: string[] = [];
+    for (const [i, f] of files.entries()) {
+      try {
+        const p = parts[i] as FilePart | FileRejected;
+        if (!("header" in p)) throw p;
+        end = applyChecked(index, end, f, p, this.integrity.admit);
+        applied.push(f.key);
+      } catch (e) {
+        rejected = rejectionOf(e, f);
+        if (!rejected) throw e;
+        break;
+      }
+    }
+    if (applied.length > 0) {
+      state.chain.push(...applied);
+      state.position = index.position;
+      state.postApply = end.postApplyChecksum.toString(16);
+      this.store.saveIndex(index, before);
+      this.saveState();
+    }
+    if (rejected) this.quarantine(rejected);
+    return rejected;
   }
 
   /** One poll. Records success or failure; never throws. */
@@ -458,16 +582,16 @@ export class DatabaseIndex extends DurableObject<Env> {
     const index = this.index as PageIndex;
     const l0 = await this.getReplica().listLevel(0, index.txid);
     if (l0.length === 0) return false;
-    const chain = extendChain(l0, index.txid);
+    const chain = extendChain(l0.filter((f) => !this.integrity.avoid(f)), index.txid);
     if (chain.length === 0) return this.pollFull();
     try {
-      await this.applyFiles(chain);
+      if (await this.applyFiles(chain)) return this.pollFull();
     } catch (e) {
       if (errorOf(e).code === "STORAGE_NOT_FOUND") return this.pollFull();
       throw e;
     }
     const last = chain[chain.length - 1] as LtxFileInfo;
-    if (l0.some((f) => f.minTxid > last.maxTxid + 1)) this.needFullList = true;
+    if (l0.some((f) => f.minTxid > last.maxTxid + 1 || this.integrity.avoid(f))) this.needFullList = true;
     return true;
   }
 
@@ -476,6 +600,10 @@ export class DatabaseIndex extends DurableObject<Env> {
     const txid = index.txid;
     const all = await this.getReplica().listFiles();
     if (all.length === 0) throw new DbError("REPLICA_EMPTY", `no LTX files under ${this.getReplica().description}; serving the last known state`);
+    this.builder.prune(all);
+    this.integrity.ledger.prune(all, (f) => this.inUse(f));
+    // Quarantined files whose back-off passed: small ones are verified again now, large ones by the scrub.
+    const readmitted = await this.integrity.recheck(all, Date.now());
     const byKey = new Map(all.map((f) => [f.key, f] as const));
     const refs = index.files;
     const replaced = refs.some((f) => {
@@ -497,27 +625,41 @@ export class DatabaseIndex extends DurableObject<Env> {
       await this.rebuild("files removed by compaction or retention", all);
       return (this.index as PageIndex).txid > txid;
     }
-    const ext = extendChain(all, txid);
+    if (readmitted.length > 0 || this.integrity.hasStaleEpochs(index)) {
+      // Back in service under a new epoch: re-plan, and re-point pages to it so no cached byte of before is read.
+      await this.rebuild(`re-admitted after verifying: ${readmitted.map((f) => f.key).join(", ") || "a re-checked file"}`, all);
+      return (this.index as PageIndex).txid > txid;
+    }
+    const avoided = all.filter(this.integrity.avoid);
+    const usable = all.filter((f) => !this.integrity.avoid(f));
+    const ext = extendChain(usable, txid);
     const reached = ext.length > 0 ? (ext[ext.length - 1] as LtxFileInfo).maxTxid : txid;
-    if (all.some((f) => f.minTxid > reached + 1)) {
+    // A gap a quarantined file explains is reported below, not rebuilt for on every poll.
+    if (usable.some((f) => f.minTxid > reached + 1) && continuing(avoided, reached).length === 0) {
       await this.rebuild(`gap after TXID ${formatTxid(reached)}`, all);
       return (this.index as PageIndex).txid > txid;
     }
     try {
-      await this.applyFiles(ext);
+      const rejected = await this.applyFiles(ext);
+      if (rejected) {
+        await this.rebuild(`${rejected.file.key} quarantined (${rejected.code})`, all);
+        return (this.index as PageIndex).txid > txid;
+      }
     } catch (e) {
       if (errorOf(e).code !== "STORAGE_NOT_FOUND") throw e;
       await this.rebuild("file vanished between listing and reading", null);
       return (this.index as PageIndex).txid > txid;
     }
-    // Compaction happened: re-point pages to the files the latest plan uses,
-    // before retention deletes the ones we reference.
-    const plan = computeRestorePlan(all);
+    // Compaction happened (or a file was quarantined): re-point pages to the files the latest
+    // plan uses, before retention deletes the ones we reference.
+    const { plan, blockedBy } = planAvoiding(all, this.integrity.avoid);
     const planKeys = plan.map((f) => f.key).join("\n");
     const state = this.mustState();
-    if (planKeys !== state.chain.join("\n") && (plan[plan.length - 1] as LtxFileInfo).maxTxid >= (this.index as PageIndex).txid) {
-      await this.rebuild("re-pointed to compacted files", all);
+    const last = plan[plan.length - 1];
+    if (last && planKeys !== state.chain.join("\n") && last.maxTxid >= (this.index as PageIndex).txid) {
+      await this.rebuild(blockedBy.length > 0 || avoided.length > 0 ? "re-planned around quarantined files" : "re-pointed to compacted files", all);
     }
+    if (blockedBy.length > 0) throw this.integrity.blockedError(blockedBy, (this.index as PageIndex).txid);
     return (this.index as PageIndex).txid > txid;
   }
 
@@ -535,27 +677,14 @@ export class DatabaseIndex extends DurableObject<Env> {
     if (!this.state || !this.index) return this.consecutiveFailures > 0 ? "error" : "starting";
     if (this.consecutiveFailures > 0) {
       const code = this.state.lastError?.code ?? "";
-      return code.startsWith("PLAN_") ? "stalled" : "error";
+      return code.startsWith("PLAN_") || code === "LTX_QUARANTINED" ? "stalled" : "error";
     }
     if (this.nextPollAt === null && this.isIdle()) return "idle";
     return "ok";
   }
 
   private fullPayload(index: PageIndex, fromPgno: number, maxPages = PAYLOAD_PAGES): IndexPayload {
-    const start = Math.max(1, Math.floor(fromPgno));
-    const limit = Math.max(1, Math.min(PAYLOAD_PAGES, Math.floor(maxPages)));
-    const entries = index.entries(0, start, limit);
-    const next = start + limit;
-    return {
-      generation: this.mustState().generation,
-      position: index.position,
-      full: true,
-      truncateTo: null,
-      files: index.filesFor(entries),
-      entries,
-      nextPgno: next <= index.commit ? next : null,
-      freshness: this.freshness(),
-    };
+    return fullPayload(index, this.mustState().generation, this.freshness(), fromPgno, maxPages);
   }
 
   private describe(): DbStatus {
@@ -584,6 +713,8 @@ export class DatabaseIndex extends DurableObject<Env> {
       layout: this.replica?.layout ?? null,
       source: cfg.source === "s3" ? `s3://${cfg.s3?.bucket ?? ""}/${cfg.prefix}` : `r2://BUCKET/${cfg.prefix}`,
       storage: { ...this.counters },
+      ...this.integrity.describe(),
+      rowsWritten: this.store.rowsWritten,
     };
   }
 }

@@ -60,6 +60,8 @@ export interface PersistedState {
   chain: string[];
   /** Index state beyond its entries (file id counter, shrink history). */
   indexMeta?: IndexMeta;
+  /** Post-apply checksum (hex) of the last applied file: the next file's pre-apply checksum must match when both carry one. */
+  postApply?: string;
 }
 
 export class IndexStore {

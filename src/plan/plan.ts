@@ -75,6 +75,11 @@ function longestChain<F extends PlanFile>(files: readonly F[], eligible: (f: F) 
   return plan;
 }
 
+/** The files that would take a chain ending at `reached` further. */
+export function continuing<F extends PlanFile>(files: readonly F[], reached: number): F[] {
+  return files.filter((f) => f.maxTxid > reached && f.minTxid <= reached + 1);
+}
+
 /** The latest plan that avoids some files, and which of those would have taken it further. */
 export interface AvoidingPlan<F> {
   /** The longest chain without the avoided files (may be empty when one of them is needed from TXID 1). */
@@ -93,10 +98,7 @@ export interface AvoidingPlan<F> {
 export function planAvoiding<F extends PlanFile>(files: readonly F[], avoid: (f: F) => boolean): AvoidingPlan<F> {
   const usable = files.filter((f) => !avoid(f));
   const avoided = files.filter(avoid);
-  const blocking = (plan: F[]): F[] => {
-    const reached = plan.length > 0 ? (plan[plan.length - 1] as F).maxTxid : 0;
-    return avoided.filter((f) => f.maxTxid > reached && (f.level === SNAPSHOT_LEVEL ? f.minTxid === 1 : f.minTxid <= reached + 1));
-  };
+  const blocking = (plan: F[]): F[] => continuing(avoided, plan.length > 0 ? (plan[plan.length - 1] as F).maxTxid : 0);
   try {
     const plan = usable.length > 0 ? computeRestorePlan(usable) : [];
     return { plan, blockedBy: blocking(plan) };
