@@ -113,25 +113,13 @@ export class IndexBuilder {
    * Throws {@link FileRejected} for the first file that is bad or does not continue.
    */
   async build(plan: readonly LtxFileInfo[], admit: (f: LtxFileInfo, part: FilePart) => number): Promise<BuiltIndex> {
-    const parts = await mapPool(plan, FETCH_CONCURRENCY, async (f) => {
-      try {
-        return await this.read(f);
-      } catch (e) {
-        const r = rejectionOf(e, f);
-        if (r) return r;
-        throw e;
-      }
-    });
+    const parts = await readAll(this, plan);
     const first = parts[0];
     if (!first) throw new PlanError("PLAN_NO_FILES", "empty restore plan");
     if (first instanceof FileRejected) throw first;
     const index = new PageIndex(first.header.pageSize);
-    let end: ChainEnd | null = null;
-    for (const [i, f] of plan.entries()) {
-      const part = parts[i] as FilePart | FileRejected;
-      if (part instanceof FileRejected) throw part;
-      end = applyChecked(index, end, f, part, admit);
-    }
+    const { end, rejected } = applyChain(index, null, plan, parts, admit);
+    if (rejected) throw rejected;
     const missing = index.missingPages(1);
     if (missing.length > 0 || end === null) throw new PlanError("PLAN_INCONSISTENT", `page index at ${formatTxid(index.txid)} has no entry for page ${missing[0]}`);
     return { index, end };
@@ -164,6 +152,46 @@ export class IndexBuilder {
     // Oldest first: Map order is insertion order.
     while (this.stamps.size > MAX_STAMPS) this.stamps.delete(this.stamps.keys().next().value as string);
   }
+}
+
+/**
+ * Applies files (read into `parts`, in order) to an index, each checked to
+ * continue the one before; stops at the first that is bad or does not
+ * continue and returns it as `rejected`, with what was applied before it.
+ */
+export function applyChain<E extends ChainEnd | null>(
+  index: PageIndex,
+  end: E,
+  files: readonly LtxFileInfo[],
+  parts: readonly (FilePart | FileRejected)[],
+  admit: (f: LtxFileInfo, part: FilePart) => number,
+): { end: ChainEnd | E; applied: LtxFileInfo[]; rejected: FileRejected | null } {
+  const applied: LtxFileInfo[] = [];
+  let at: ChainEnd | E = end;
+  for (const [i, f] of files.entries()) {
+    try {
+      const p = parts[i] as FilePart | FileRejected;
+      if (p instanceof FileRejected) throw p;
+      at = applyChecked(index, at, f, p, admit);
+      applied.push(f);
+    } catch (e) {
+      const rejected = rejectionOf(e, f);
+      if (!rejected) throw e;
+      return { end: at, applied, rejected };
+    }
+  }
+  return { end: at, applied, rejected: null };
+}
+
+/** Reads files for {@link applyChain}: bad data becomes a {@link FileRejected} in place; storage errors propagate. */
+export function readAll(builder: IndexBuilder, files: readonly LtxFileInfo[]): Promise<(FilePart | FileRejected)[]> {
+  return mapPool(files, FETCH_CONCURRENCY, (f) =>
+    builder.read(f).catch((e: unknown): FileRejected => {
+      const r = rejectionOf(e, f);
+      if (r) return r;
+      throw e;
+    }),
+  );
 }
 
 /**

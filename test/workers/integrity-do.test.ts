@@ -38,8 +38,8 @@ async function withStore(s: DurableObjectStub<DatabaseIndex>, wrap: ((inner: Obj
 /** A poll with a full listing now (what every 10th alarm does). */
 async function pollFull(s: DurableObjectStub<DatabaseIndex>): Promise<void> {
   await runInDurableObject(s, async (i: DatabaseIndex) => {
-    const inner = i as unknown as { serialized<T>(fn: () => Promise<T>): Promise<T>; poll(full: boolean): Promise<void> };
-    await inner.serialized(() => inner.poll(true));
+    const inner = i as unknown as { serialized<T>(fn: () => Promise<T>): Promise<T>; follower: { poll(full: boolean): Promise<void> } };
+    await inner.serialized(() => inner.follower.poll(true));
   });
 }
 
@@ -186,7 +186,7 @@ describe("DO hygiene", () => {
     const s = stubFor(db);
     await syncIndex(s, db, null);
     expect(await s.indexAt(db, { timestamp: 1_700_000_000_000 + 5 })).toMatchObject({ ok: true });
-    const count = () => runInDurableObject(s, (i: DatabaseIndex) => (i as unknown as { builder: { stampCount: number } }).builder.stampCount);
+    const count = () => runInDurableObject(s, (i: DatabaseIndex) => (i as unknown as { follower: { builder: { stampCount: number } } }).follower.builder.stampCount);
     expect(await count()).toBe(9);
     // Compaction and retention: L1 1-9 replaces everything.
     await r2.put(l1Key(db, 1, 9), ltx({ commit: 4, minTxid: 1, maxTxid: 9 }, range(1, 4)));
