@@ -116,9 +116,13 @@ export class Follower {
     const { plan, blockedBy } = planned;
     const live = this.index;
     const keepLive = live !== null && !newHistory && (built === null || (blockedBy.length > 0 && built.index.txid < live.txid));
+    // Pages read from a file found bad (or from an earlier admission of a re-admitted one) may sit in
+    // SQLite page caches of reused connections at this very TXID: only a new generation makes every
+    // isolate drop them (and its copies of the index) instead of taking a delta.
+    const tainted = live !== null && live.files.some((f) => this.integrity.ledger.blocks(f) !== null);
     if (built && !keepLive) {
       const fresh = built.index;
-      if (live && !newHistory && fresh.pageSize === live.pageSize && fresh.txid >= live.txid) {
+      if (live && !newHistory && !tainted && fresh.pageSize === live.pageSize && fresh.txid >= live.txid) {
         const before = live.version;
         live.adopt(fresh);
         this.store.saveIndex(live, before);

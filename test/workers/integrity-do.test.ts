@@ -99,6 +99,7 @@ describe("small files are verified as they are applied", () => {
     expect(st.state).toBe("ok");
     expect(st.position?.txid).toBe(3);
     const h2 = await syncIndex(s, db, h1);
+    expect(h2.generation).toBe(h1.generation); // the bad file was never served: a plain delta
     expect(h2.index.lookup(2)?.file.key).toBe(l1Key(db, 2, 3));
     expect(h2.index.files.some((f) => f.key === l0Key(db, 2))).toBe(false);
     expect(st.quarantined.map((q) => q.key)).toEqual([l0Key(db, 2)]); // still listed, never used

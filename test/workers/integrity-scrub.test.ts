@@ -163,6 +163,9 @@ describe("a flipped byte in a large file (same ETag)", () => {
     expect(again.at(-1)?.outcome).toBe("readmitted");
     const h2 = await syncIndex(s2, db, h1);
     expect(h2.index.txid).toBe(2);
+    // Its pages were served before (SQLite page caches of reused connections may hold them at this
+    // very TXID): a new generation makes every isolate drop them instead of merging a delta.
+    expect(h2.generation).toBeGreaterThan(h1.generation);
     const epoch2 = h2.index.lookup(100)?.file.epoch;
     expect(epoch2).toBeDefined();
     expect(epoch2).not.toBe(epoch1);
@@ -196,5 +199,6 @@ describe("a flipped byte in a large file (same ETag)", () => {
     expect(st.quarantined.map((q) => q.key)).toEqual([l0Key(db, 2)]);
     const h2 = await syncIndex(s, db, h1);
     expect(h2.index.files.map((f) => f.key)).toEqual([l1Key(db, 2, 2)]);
+    expect(h2.generation).toBeGreaterThan(h1.generation); // pages of the bad file were served: isolates start over
   });
 });

@@ -4,14 +4,19 @@
  * injected with withFaults), LTX files written with the project's writer,
  * and typed access to a Durable Object's status.
  */
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
-import { afterEach } from "vitest";
+import { afterEach, beforeAll } from "vitest";
 import type { DatabaseIndex } from "../../src/durable/database-index.ts";
 import type { DbStatus } from "../../src/durable/protocol.ts";
 import { LtxWriter, type LtxWriteOptions } from "../../src/ltx/writer.ts";
+import { forgetDatabase } from "../../src/query/service.ts";
 import type { ObjectStore, RangeResult } from "../../src/replica/types.ts";
+import type { Reply } from "../support/http.ts";
 import { withFaults } from "../support/fault-store.ts";
+
+/** What a flip XORs into the byte ('N' becomes 'M'). */
+export const FLIP_MASK = 0x03;
 
 /** Which byte of which object to flip; `on` can be switched off ("repaired in place", same ETag). */
 export interface Flip {
@@ -25,7 +30,7 @@ function flipped(r: RangeResult, start: number, flips: readonly Flip[], key: str
   for (const f of flips) {
     if (!f.on || f.key !== key || f.at < start || f.at >= start + bytes.length) continue;
     if (bytes === r.bytes) bytes = bytes.slice();
-    bytes[f.at - start] = (bytes[f.at - start] as number) ^ 0x5a;
+    bytes[f.at - start] = (bytes[f.at - start] as number) ^ FLIP_MASK;
   }
   return bytes === r.bytes ? r : { ...r, bytes };
 }
@@ -89,4 +94,61 @@ export function trackStubs(): { stubFor(name: string): DurableObjectStub<Databas
       stubs.splice(stubs.indexOf(s), 1); // that stub is broken now
     },
   };
+}
+
+/** The text a row of {@link needleDb} carries, and what a flipped byte turns it into. */
+export const NEEDLE = "NEEDLE-7f3a9c";
+export const FLIPPED = "MEEDLE-7f3a9c";
+
+/**
+ * A real SQLite database (> 1 MiB, so the DO verifies it in the background
+ * scrub) as a one-file LTX snapshot whose row `id = 300` holds {@link NEEDLE};
+ * `at` is the offset of its first byte in the LTX file. Rows carry random
+ * blobs, so the needle is stored as LZ4 literals: flipping that byte
+ * ({@link FLIP_MASK}) decodes "fine" and the row reads {@link FLIPPED}.
+ */
+export async function needleDb(): Promise<{ ltx: Uint8Array; at: number }> {
+  const { FixtureDb, asWalPrimary } = await import("../support/sqlite-db.ts");
+  const db = await FixtureDb.create(PAGE);
+  await db.exec(`
+    CREATE TABLE blobs(id INTEGER PRIMARY KEY, name TEXT NOT NULL, data BLOB NOT NULL);
+    BEGIN;
+    WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < 600)
+      INSERT INTO blobs SELECT x, CASE x WHEN 300 THEN '${NEEDLE}' ELSE 'row-' || x END, randomblob(3000) FROM s;
+    COMMIT;
+  `);
+  const bytes = asWalPrimary(db.bytes());
+  await db.close();
+  const pages = bytes.length / PAGE;
+  const w = new LtxWriter({ pageSize: PAGE, commit: pages, minTxid: 1, maxTxid: 1, timestamp: 1_700_000_000_000 });
+  for (let p = 1; p <= pages; p++) w.addPage(p, bytes.subarray((p - 1) * PAGE, p * PAGE));
+  const file = w.finish();
+  const needle = new TextEncoder().encode(NEEDLE);
+  let at = -1;
+  for (let i = 0; i + needle.length <= file.length && at < 0; i++) {
+    let k = 0;
+    while (k < needle.length && file[i + k] === needle[k]) k++;
+    if (k === needle.length) at = i;
+  }
+  if (at < 0) throw new Error("needle not stored as literals");
+  return { ltx: file, at };
+}
+
+/** Builds {@link needleDb} once for a test file (in beforeAll). */
+export function useNeedleDb(): { ltx: Uint8Array; at: number } {
+  const held = { ltx: new Uint8Array(0), at: 0 };
+  beforeAll(async () => {
+    Object.assign(held, await needleDb());
+  }, 120_000);
+  return held;
+}
+
+/**
+ * The needle row over HTTP, on an index the isolate fetches from the DO now:
+ * it drops its copy first (instead of waiting max_staleness for the next sync).
+ */
+export async function queryNeedle(db: string): Promise<Reply> {
+  forgetDatabase(db);
+  const res = await exports.default.fetch(`http://localhost/db/${db}/query`, { method: "POST", body: JSON.stringify({ sql: "SELECT name FROM blobs WHERE id = 300" }) });
+  return { status: res.status, headers: res.headers, text: await res.text() };
 }
