@@ -392,7 +392,7 @@ export class DatabaseIndex extends DurableObject<Env> {
       layout: this.replica?.layout ?? null,
       source: cfg.source === "s3" ? `s3://${cfg.s3?.bucket ?? ""}/${cfg.prefix}` : `r2://BUCKET/${cfg.prefix}`,
       storage: { ...this.counters },
-      ...this.follower.integrity.describe(),
+      ...this.follower.integrity.describe((f) => this.follower.inUse(f)),
       rowsWritten: this.store.rowsWritten,
     };
   }

@@ -144,7 +144,7 @@ export class Follower {
       }
       this.saveState();
     }
-    if (blockedBy.length > 0) throw this.integrity.blockedError(blockedBy, this.index?.txid ?? null);
+    if (blockedBy.length > 0) throw this.integrity.blockedError(blockedBy, this.index);
   }
 
   /** One poll. Records success or failure; never throws. */
@@ -294,7 +294,7 @@ export class Follower {
     if (last && plan.map((f) => f.key).join("\n") !== this.mustState().chain.join("\n") && last.maxTxid >= (this.index as PageIndex).txid) {
       await this.rebuild(avoided.length > 0 ? "re-planned around quarantined files" : "re-pointed to compacted files", all);
     }
-    if (blockedBy.length > 0) throw this.integrity.blockedError(blockedBy, (this.index as PageIndex).txid);
+    if (blockedBy.length > 0) throw this.integrity.blockedError(blockedBy, this.index);
     return advanced();
   }
 }

@@ -95,13 +95,18 @@ export class Integrity {
     });
   }
 
-  /** The error for a replica whose newer state is reachable only through quarantined files. */
-  blockedError(blockedBy: readonly LtxFileInfo[], serving: number | null): IntegrityError {
+  /** The error for a replica whose newer state is reachable only through quarantined files; `live` is what the DO holds. */
+  blockedError(blockedBy: readonly LtxFileInfo[], live: PageIndex | null): IntegrityError {
     const why = blockedBy.map((f) => {
       const rec = this.ledger.get(f);
       return `${f.key} (TXIDs ${formatTxid(f.minTxid)}-${formatTxid(f.maxTxid)}: ${rec?.code ?? "quarantined"})`;
     });
-    const now = serving === null ? "nothing can be served" : `serving TXID ${formatTxid(serving)}`;
+    const now =
+      live === null
+        ? "nothing can be served"
+        : live.files.some((f) => this.ledger.blocks(f) !== null)
+          ? `the state at TXID ${formatTxid(live.txid)} uses them too, so nothing is served`
+          : `serving TXID ${formatTxid(live.txid)}`;
     return new IntegrityError("LTX_QUARANTINED", `newer state is only in quarantined files: ${why.join("; ")}; ${now} until they verify or are replaced`);
   }
 
@@ -142,8 +147,7 @@ export class Integrity {
    * other than not-found propagate.
    */
   async scrubStep(inUse: (f: { key: string; etag: string }) => boolean): Promise<ScrubStepReport | null> {
-    const queue = this.ledger.scrubQueue();
-    const rec = queue.find((r) => r.status === "pending" && inUse(r)) ?? queue.find((r) => r.status === "quarantined") ?? queue[0];
+    const rec = this.nextToScrub(inUse);
     if (!rec) return null;
     const f = fileOf(rec);
     const recheck = rec.status === "quarantined";
@@ -178,9 +182,14 @@ export class Integrity {
     }
   }
 
-  describe(): { quarantined: QuarantinedFile[]; integrity: IntegrityStatus } {
+  private nextToScrub(inUse: (f: { key: string; etag: string }) => boolean): FileRecord | undefined {
+    const queue = this.ledger.scrubQueue();
+    return queue.find((r) => r.status === "pending" && inUse(r)) ?? queue.find((r) => r.status === "quarantined") ?? queue[0];
+  }
+
+  describe(inUse: (f: { key: string; etag: string }) => boolean): { quarantined: QuarantinedFile[]; integrity: IntegrityStatus } {
     const q = this.ledger.quarantined().sort((a, b) => (b.since ?? 0) - (a.since ?? 0));
-    const next = this.ledger.scrubQueue()[0];
+    const next = this.nextToScrub(inUse);
     const c = this.ledger.counts();
     return {
       quarantined: q.slice(0, STATUS_LIST).map((r) => ({

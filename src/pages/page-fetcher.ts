@@ -6,13 +6,17 @@
  * Tiers, fastest first:
  * 1. the isolate's segment cache (raw LTX bytes; compressed, so more fits) —
  *    bounded in bytes, shared by all queries of the isolate;
- * 2. the Cache API (`caches.default`), per colo — keys are synthetic and
- *    immutable (database, object key, ETag, admission epoch, segment size,
- *    segment number): LTX files never change under an ETag, so nothing is
- *    invalidated; a file the Durable Object re-admits after it failed
- *    verification gets a new epoch, so bytes cached before are unreachable;
- * 3. one storage range read per run of missing neighbouring segments; runs
- *    grow while access is sequential (capped at 1 MiB), and once a scan runs
+ * 2. the Cache API (`caches.default`), per colo, in aligned blocks of
+ *    {@link CACHE_BLOCK_SEGMENTS} segments (one put and one match per
+ *    256 KiB, so a scan's puts fit its subrequest budget) — keys are
+ *    synthetic and immutable (database, object key, ETag, admission epoch,
+ *    block size, block number): LTX files never change under an ETag, so
+ *    nothing is invalidated; a file the Durable Object re-admits after it
+ *    failed verification gets a new epoch, so bytes cached before are
+ *    unreachable;
+ * 3. one storage range read per run of missing neighbouring segments,
+ *    widened to whole cache blocks; runs grow while access is sequential
+ *    (capped at 1 MiB), and once a scan runs
  *    at full length the next run is fetched while SQLite works through the
  *    current one; independent runs are fetched in parallel (at most 6
  *    connections).
@@ -43,6 +47,10 @@ export const SEGMENT_BYTES = 64 * 1024;
 export const MAX_RUN_BYTES = 1024 * 1024;
 /** Parallel storage reads per query (Workers allow 6 open connections). */
 export const MAX_PARALLEL = 6;
+/** Segments per Cache API entry: reads are widened to whole blocks so each block is put whole. */
+export const CACHE_BLOCK_SEGMENTS = 4;
+const BLOCK_BYTES = CACHE_BLOCK_SEGMENTS * SEGMENT_BYTES;
+const blockOf = (seg: number) => Math.floor(seg / CACHE_BLOCK_SEGMENTS);
 
 /** Per-query counters (the figures a query response reports). */
 export interface FetchStats {
@@ -124,10 +132,10 @@ function segKey(db: string, file: IndexedFile, seg: number): string {
   return `${db}\n${file.key}\n${file.etag}\n${file.epoch}\n${seg}`;
 }
 
-/** The Cache API key of a segment: synthetic, immutable, never served to users; the epoch as in {@link segKey}. */
-export function edgeCacheUrl(db: string, file: IndexedFile, seg: number): string {
+/** The Cache API key of a block of segments: synthetic, immutable, never served to users; the epoch as in {@link segKey}. */
+export function edgeCacheUrl(db: string, file: IndexedFile, block: number): string {
   const etag = file.etag.replace(/"/g, "");
-  return `https://ltx-edge.cache/v2/${encodeURIComponent(db)}/${encodeURIComponent(file.key)}/${encodeURIComponent(etag)}/${file.epoch}/${SEGMENT_BYTES}/${seg}`;
+  return `https://ltx-edge.cache/v2/${encodeURIComponent(db)}/${encodeURIComponent(file.key)}/${encodeURIComponent(etag)}/${file.epoch}/${BLOCK_BYTES}/${block}`;
 }
 
 /** A PageSource over one immutable index snapshot. */
@@ -175,11 +183,11 @@ export class IndexPageSource implements PageSource {
       decodePageFrame(frame, offset - base, offset - base + size, page, { file: file.key, absBase: base, expectedPgno: pgno });
     } catch (e) {
       // Never keep bytes that failed to decode, in the isolate or in the Cache API.
-      for (let s = first; s <= last; s++) {
-        this.opts.caches.segments.delete(segKey(this.opts.db, file, s));
+      for (let s = first; s <= last; s++) this.opts.caches.segments.delete(segKey(this.opts.db, file, s));
+      for (let b = blockOf(first); b <= blockOf(last); b++) {
         const cache = this.opts.edgeCache;
         if (!cache || !this.takeCacheOp(0)) continue;
-        const del = cache.delete(edgeCacheUrl(this.opts.db, file, s)).catch(() => false);
+        const del = cache.delete(edgeCacheUrl(this.opts.db, file, b)).catch(() => false);
         if (this.opts.waitUntil) this.opts.waitUntil(del);
       }
       throw e;
@@ -203,16 +211,18 @@ export class IndexPageSource implements PageSource {
       } else missing.push(s);
     }
     if (missing.length === 0) return out as Uint8Array[];
-    const fromEdge = await Promise.all(missing.map((s) => this.edgeGet(file, s)));
+    // One Cache API match per block that holds missing segments; a hit fills the isolate cache with the whole block.
+    const blocks = [...new Set(missing.map(blockOf))];
+    const fromEdge = new Map<number, Uint8Array>();
+    for (const got of await Promise.all(blocks.map((b) => this.edgeGet(file, b)))) if (got) for (const [s, seg] of got) fromEdge.set(s, seg);
     const toFetch: number[] = [];
-    missing.forEach((s, i) => {
-      const b = fromEdge[i];
+    for (const s of missing) {
+      const b = fromEdge.get(s);
       if (b) {
         this.stats.cacheHits++;
-        this.opts.caches.segments.set(segKey(this.opts.db, file, s), b);
         out[s - first] = b;
       } else toFetch.push(s);
-    });
+    }
     if (toFetch.length > 0) {
       const fetched = await this.fetchSegments(file, toFetch);
       for (const [s, b] of fetched) if (s >= first && s <= last) out[s - first] = b;
@@ -249,7 +259,7 @@ export class IndexPageSource implements PageSource {
     const into = new Map<number, Uint8Array>();
     const landed = (async (): Promise<boolean> => {
       // Another isolate may have put this run in the Cache API: then it costs no storage request.
-      if (await this.edgeGet(file, from)) return false;
+      if (await this.edgeGet(file, blockOf(from))) return false;
       await this.fetchRun(file, from, end, into);
       return true;
     })();
@@ -289,22 +299,28 @@ export class IndexPageSource implements PageSource {
     return true;
   }
 
-  private async edgeGet(file: IndexedFile, seg: number): Promise<Uint8Array | null> {
+  /** A block from the Cache API, split into its segments (also put in the isolate cache), or null. */
+  private async edgeGet(file: IndexedFile, block: number): Promise<Map<number, Uint8Array> | null> {
     const cache = this.opts.edgeCache;
     // A match is worth it only with room left for the storage read a miss leads to.
     if (!cache || !this.takeCacheOp(1)) return null;
     try {
-      const res = await cache.match(edgeCacheUrl(this.opts.db, file, seg));
+      const res = await cache.match(edgeCacheUrl(this.opts.db, file, block));
       if (!res) return null;
       const b = new Uint8Array(await res.arrayBuffer());
-      return b.length === this.segmentLength(file, seg) ? b : null;
+      const start = block * BLOCK_BYTES;
+      if (b.length !== Math.min(BLOCK_BYTES, file.size - start)) return null;
+      const segs = new Map<number, Uint8Array>();
+      for (let o = 0; o < b.length; o += SEGMENT_BYTES) {
+        const s = block * CACHE_BLOCK_SEGMENTS + o / SEGMENT_BYTES;
+        const seg = b.slice(o, Math.min(b.length, o + SEGMENT_BYTES));
+        segs.set(s, seg);
+        this.opts.caches.segments.set(segKey(this.opts.db, file, s), seg);
+      }
+      return segs;
     } catch {
       return null; // the cache is an optimisation; storage is the truth
     }
-  }
-
-  private segmentLength(file: IndexedFile, seg: number): number {
-    return Math.min(SEGMENT_BYTES, file.size - seg * SEGMENT_BYTES);
   }
 
   /**
@@ -332,14 +348,24 @@ export class IndexPageSource implements PageSource {
       }
       if (!this.opts.caches.segments.get(segKey(this.opts.db, file, s))) wanted.add(s);
     }
+    // Whole cache blocks: each block a read touches is read (and put) whole.
+    const alignDown = (x: number) => x - (x % CACHE_BLOCK_SEGMENTS);
+    const alignEnd = (x: number) => Math.min(lastSeg, alignDown(x) + CACHE_BLOCK_SEGMENTS - 1);
+    end = alignEnd(end);
     this.nextSeg.set(file.id, { seg: end + 1, run: Math.max(1, end - from + 1) });
-    // Group into contiguous runs of at most maxRun segments.
+    // Group into contiguous runs of whole blocks, at most maxRun segments each (a multiple of the block).
     const all = [...wanted].filter((x) => x <= end || segs.includes(x)).sort((a, b) => a - b);
     const runs: [number, number][] = [];
     for (const s of all) {
       const r = runs[runs.length - 1];
-      if (r && s === r[1] + 1 && s - r[0] < maxRun) r[1] = s;
-      else runs.push([s, s]);
+      if (r && s <= r[1] + 1) r[1] = Math.max(r[1], alignEnd(s));
+      else runs.push([alignDown(s), alignEnd(s)]);
+    }
+    for (let i = 0; i < runs.length; i++) {
+      const [a, b] = runs[i] as [number, number];
+      if (b - a + 1 <= maxRun) continue;
+      runs[i] = [a, a + maxRun - 1];
+      runs.splice(i + 1, 0, [a + maxRun, b]);
     }
     const result = new Map<number, Uint8Array>();
     // A scan at full speed: fetch its next run while this one is consumed.
@@ -375,11 +401,18 @@ export class IndexPageSource implements PageSource {
       const seg = bytes.slice((s - a) * SEGMENT_BYTES, Math.min(bytes.length, (s - a + 1) * SEGMENT_BYTES));
       into.set(s, seg);
       this.opts.caches.segments.set(segKey(this.opts.db, file, s), seg);
-      this.edgePut(file, s, seg);
+    }
+    // Every block the run holds whole (runs are block-aligned; a file's last block may be short).
+    const lastSeg = Math.floor((file.size - 1) / SEGMENT_BYTES);
+    for (let k = blockOf(a); k <= blockOf(b); k++) {
+      const s0 = k * CACHE_BLOCK_SEGMENTS;
+      const s1 = Math.min(lastSeg, s0 + CACHE_BLOCK_SEGMENTS - 1);
+      if (s0 < a || s1 > b) continue;
+      this.edgePut(file, k, bytes.slice((s0 - a) * SEGMENT_BYTES, Math.min(bytes.length, (s1 - a + 1) * SEGMENT_BYTES)));
     }
   }
 
-  private edgePut(file: IndexedFile, seg: number, bytes: Uint8Array<ArrayBuffer>): void {
+  private edgePut(file: IndexedFile, block: number, bytes: Uint8Array<ArrayBuffer>): void {
     const cache = this.opts.edgeCache;
     // Puts are an investment in later queries: they may use only the first half of this query's budget.
     if (!cache || !this.takeCacheOp(0, Math.floor(this.opts.maxStorageRequests / 2))) return;
@@ -387,7 +420,7 @@ export class IndexPageSource implements PageSource {
       status: 200,
       headers: { "content-type": "application/octet-stream", "cache-control": "public, max-age=31536000, immutable" },
     });
-    const p = cache.put(edgeCacheUrl(this.opts.db, file, seg), res).catch(() => undefined);
+    const p = cache.put(edgeCacheUrl(this.opts.db, file, block), res).catch(() => undefined);
     if (this.opts.waitUntil) this.opts.waitUntil(p);
   }
 }

@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, test } from "vitest";
 import { formatLtxFilename } from "../../src/ltx/txid.ts";
 import { LtxWriter } from "../../src/ltx/writer.ts";
-import { FetchLimitError, IndexPageSource, IsolateCaches, SEGMENT_BYTES, subrequests } from "../../src/pages/page-fetcher.ts";
+import { CACHE_BLOCK_SEGMENTS, FetchLimitError, IndexPageSource, IsolateCaches, SEGMENT_BYTES, subrequests } from "../../src/pages/page-fetcher.ts";
 import { PageIndex } from "../../src/page-index/page-index.ts";
 import { R2Store } from "../../src/replica/r2.ts";
 import { Replica } from "../../src/replica/replica.ts";
@@ -179,6 +179,22 @@ describe("the subrequest budget counts Cache API operations", () => {
     const again = await read(db, 40, 1, 700, { match: 0, put: 0, delete: 0 }, { n: 0 });
     expect(again.error).toBeNull();
     expect(again.source.stats.cacheHits).toBeGreaterThan(0);
+  });
+
+  test("a cold scan puts each cache block once, within its budget; a second isolate reads it all from the Cache API", async () => {
+    const db = `budget-blocks-${Date.now().toString(36)}`;
+    const calls = { match: 0, put: 0, delete: 0 };
+    const { source, error } = await read(db, 500, 1, PAGES, calls, { n: 0 });
+    expect(error).toBeNull();
+    const blocks = Math.ceil(Math.ceil((index.offsetOf(PAGES) + index.sizeOf(PAGES)) / SEGMENT_BYTES) / CACHE_BLOCK_SEGMENTS);
+    expect(calls.put).toBe(blocks); // 64 KiB segments, 256 KiB Cache API entries: one put per block
+    expect(subrequests(source.stats)).toBeLessThanOrEqual(250);
+    const warm = { match: 0, put: 0, delete: 0 };
+    const again = await read(db, 500, 1, PAGES, warm, { n: 0 });
+    expect(again.error).toBeNull();
+    expect(again.source.stats.storageRequests).toBe(0);
+    expect(warm.match).toBe(blocks);
+    expect(warm.put).toBe(0);
   });
 
   test("a query that needs more fails with QUERY_STORAGE_LIMIT having made at most the budget's subrequests", async () => {
