@@ -21,7 +21,7 @@ import { DbError, FULL_LIST_EVERY, Follower, errorOf } from "./follower.ts";
 import { PAYLOAD_PAGES, deltaPayload, fullPayload } from "./payload.ts";
 import { IndexStore, type PersistedState } from "./persist.ts";
 import type { DbState, DbStatus, Freshness, IndexPayload, RpcResult, ScrubReport, SnapshotRequest, TimeTravelTarget } from "./protocol.ts";
-import { SCRUB_BYTES_PER_ALARM } from "./scrub.ts";
+import { SCRUB_BYTES_PER_ALARM, SCRUB_STEPS_PER_ALARM } from "./scrub.ts";
 import { buildAt } from "./time-travel.ts";
 
 export { FULL_LIST_EVERY, PAYLOAD_PAGES };
@@ -180,7 +180,7 @@ export class DatabaseIndex extends DurableObject<Env> {
 
   /**
    * Runs up to `maxSteps` steps of the background file-checksum scrub now
-   * (maintenance and tests; alarms run {@link SCRUB_BYTES_PER_ALARM} a time).
+   * (maintenance and tests; an alarm runs up to {@link SCRUB_STEPS_PER_ALARM}).
    */
   async scrub(name: string, maxSteps = 1): Promise<RpcResult<ScrubReport>> {
     return this.rpc(
@@ -212,7 +212,7 @@ export class DatabaseIndex extends DurableObject<Env> {
       if (!this.state) return;
       if (this.isIdle()) return;
       await this.serialized(() => this.follower.poll(false));
-      await this.serialized(() => this.follower.scrubFor(SCRUB_BYTES_PER_ALARM, Number.POSITIVE_INFINITY));
+      await this.serialized(() => this.follower.scrubFor(SCRUB_BYTES_PER_ALARM, SCRUB_STEPS_PER_ALARM));
     } catch {
       // poll() and scrubFor() record their own errors; never let the runtime retry-storm the alarm.
     } finally {

@@ -5,8 +5,9 @@
  *
  * A file of at most {@link SMALL_FILE_BYTES} is read whole — one request, as
  * its tail would need anyway — and its file checksum verified, with header
- * and page index taken from the same bytes. A larger one is read from its
- * tail (header + page index) and verified later by the background scrub.
+ * and page index taken from the same bytes. A larger one (or a small one
+ * holding more than {@link INLINE_VERIFY_PAGE_BYTES} of pages) is read from
+ * its tail (header + page index) and verified later by the background scrub.
  * Each file's decoded index (and header timestamp) is kept in memory:
  * files are immutable under an ETag, so rebuilds and time travel only read
  * files they have not seen. Every file of a plan must continue the chain
@@ -14,9 +15,10 @@
  * a check is reported as a {@link FileRejected} for the caller to quarantine.
  */
 import { CodedError } from "../errors.ts";
+import { readU64 } from "../ltx/bytes.ts";
 import { decodeLtxFile } from "../ltx/decoder.ts";
-import type { FileIndex } from "../ltx/file-index.ts";
-import type { LtxHeader } from "../ltx/header.ts";
+import { type FileIndex, decodeFileIndexFromTail } from "../ltx/file-index.ts";
+import { type LtxHeader, TRAILER_SIZE, decodeHeader } from "../ltx/header.ts";
 import { formatTxid } from "../ltx/txid.ts";
 import { ByteLru } from "../pages/lru.ts";
 import { PageIndex } from "../page-index/page-index.ts";
@@ -26,8 +28,10 @@ import { type LtxFileInfo, type Replica, checkHeaderName } from "../replica/repl
 import { mapPool } from "../restore/pool.ts";
 import { FETCH_CONCURRENCY } from "../restore/restore.ts";
 
-/** Files up to this size are read whole and verified before their pages are served. */
+/** Files up to this size are read whole (one request, like a tail read) and verified before their pages are served … */
 export const SMALL_FILE_BYTES = 1024 * 1024;
+/** … unless they hold more page bytes than this (~100 ms of decoding on a poll): then the scrub verifies them in steps. */
+export const INLINE_VERIFY_PAGE_BYTES = 8 * 1024 * 1024;
 /** Decoded file indexes kept per Durable Object. */
 const CACHE_BYTES = 32 * 1024 * 1024;
 /** Header timestamps kept for time travel by timestamp (pruned to the listing; this bounds it besides). */
@@ -87,8 +91,13 @@ export class IndexBuilder {
     if (hit) return hit;
     let part: FilePart;
     if (f.size <= SMALL_FILE_BYTES) {
-      const d = decodeLtxFile(await this.replica().readFile(f), { file: f.key });
-      part = { header: checkHeaderName(d.header, f), index: d.index, postApplyChecksum: d.postApplyChecksum, verified: true };
+      const bytes = await this.replica().readFile(f);
+      const header = checkHeaderName(decodeHeader(bytes, f.key), f);
+      const index = decodeFileIndexFromTail(bytes, bytes.length, { file: f.key, commit: header.commit, pageSize: header.pageSize });
+      const inline = index.count * header.pageSize <= INLINE_VERIFY_PAGE_BYTES;
+      // Verifying decodes every page: done here only when that is cheap, else by the scrub.
+      const postApplyChecksum = inline ? decodeLtxFile(bytes, { file: f.key }).postApplyChecksum : readU64(bytes, bytes.length - TRAILER_SIZE);
+      part = { header, index, postApplyChecksum, verified: inline };
     } else {
       part = { ...(await this.replica().readIndex(f)), verified: false };
     }

@@ -124,7 +124,11 @@ export class Integrity {
         continue;
       }
       try {
-        await this.builder.read(f, { fresh: true });
+        const part = await this.builder.read(f, { fresh: true });
+        if (!part.verified) {
+          this.ledger.startRecheck(f); // too many pages to decode here: the scrub verifies it in steps
+          continue;
+        }
         this.ledger.readmit(f);
         readmitted.push(f);
       } catch (e) {

@@ -4,11 +4,12 @@
  * LTX file in bounded range reads, resumable from persisted progress.
  *
  * A step makes one storage request of at most {@link SCRUB_CHUNK_BYTES} plus
- * one page frame — or, when the file's page index is not in memory, reads
- * that instead (its tail, and its header when the tail does not hold it).
- * Decoding and hashing one chunk is a few ms of CPU, and the Durable Object
- * runs at most {@link SCRUB_BYTES_PER_ALARM} of steps per alarm, so an alarm
- * stays within CPU and memory bounds whatever the file size.
+ * one page frame, holding at most {@link SCRUB_DECODE_BYTES} of pages — or,
+ * when the file's page index is not in memory, reads that instead (its
+ * tail, and its header when the tail does not hold it; a small file whole).
+ * The Durable Object runs at most {@link SCRUB_STEPS_PER_ALARM} steps and
+ * {@link SCRUB_BYTES_PER_ALARM} per alarm, so an alarm stays within CPU and
+ * memory bounds whatever the file size or compression ratio.
  */
 import { CodedError } from "../errors.ts";
 import { type VerifyProgress, LtxStreamVerifier } from "../ltx/verifier.ts";
@@ -18,8 +19,11 @@ import { type FileRejected, type IndexBuilder, SMALL_FILE_BYTES, rejectionOf } f
 
 /** Bytes verified per step (one range read). */
 export const SCRUB_CHUNK_BYTES = 1024 * 1024;
-/** Bytes the scrub may read in one alarm. */
+/** Page bytes decoded per step at most (~50 ms of CPU): bounds steps over compressible files. */
+export const SCRUB_DECODE_BYTES = 4 * 1024 * 1024;
+/** Bytes the scrub may read in one alarm, and steps it may run. */
 export const SCRUB_BYTES_PER_ALARM = 4 * 1024 * 1024;
+export const SCRUB_STEPS_PER_ALARM = 4;
 
 export interface ReadRange {
   offset: number;
@@ -49,15 +53,16 @@ export async function verifyStep(
 ): Promise<StepResult> {
   let read = NOTHING;
   try {
-    if (f.size <= SMALL_FILE_BYTES || !builder.has(f)) {
+    if (!builder.has(f)) {
       const part = await builder.read(f);
       read = { offset: 0, length: f.size <= SMALL_FILE_BYTES ? f.size : 0 };
-      // Small files verify as they are read; for a large one this step read its index.
+      // Small files verify as they are read (unless they hold too many pages); otherwise this step read the index.
       return part.verified ? { kind: "verified", read } : { kind: "progress", read, progress };
     }
     const part = await builder.read(f);
+    if (part.verified) return { kind: "verified", read };
     const v = new LtxStreamVerifier({ file: f.key, size: f.size, header: part.header, index: part.index, progress });
-    const r = v.nextRange(chunkBytes);
+    const r = v.nextRange(chunkBytes, SCRUB_DECODE_BYTES / part.header.pageSize);
     if (!r) return { kind: "verified", read };
     read = r;
     const got = await store.getRange(f.key, r.offset, r.length);

@@ -95,11 +95,19 @@ export class LtxStreamVerifier {
     return { pos: this.pos, frame: this.frame, crc: this.crc.state };
   }
 
-  /** The next range to read: about `maxBytes`, never less than the next whole frame, the trailer in one piece. Null when done. */
-  nextRange(maxBytes: number): { offset: number; length: number } | null {
+  /**
+   * The next range to read: about `maxBytes` and at most `maxPages` frames
+   * (decoding, not reading, is the CPU cost: a compressible file holds many
+   * pages per byte), never less than the next whole frame, the trailer in
+   * one piece. Null when done.
+   */
+  nextRange(maxBytes: number, maxPages = Number.POSITIVE_INFINITY): { offset: number; length: number } | null {
     if (this.done) return null;
+    const fi = this.index;
     let end = Math.min(this.size, this.pos + Math.max(maxBytes, HEADER_SIZE));
-    if (this.frame < this.index.count) end = Math.max(end, (this.index.offset[this.frame] ?? 0) + (this.index.size[this.frame] ?? 0));
+    const stopAt = this.frame + Math.max(1, Math.floor(maxPages));
+    if (stopAt < fi.count) end = Math.min(end, fi.offset[stopAt] ?? end);
+    if (this.frame < fi.count) end = Math.max(end, (fi.offset[this.frame] ?? 0) + (fi.size[this.frame] ?? 0));
     if (this.size - end < TRAILER_SIZE) end = this.size;
     return { offset: this.pos, length: Math.min(this.size, end) - this.pos };
   }

@@ -13,7 +13,7 @@ import { syncIndex } from "../../src/durable/client.ts";
 import type { DatabaseIndex } from "../../src/durable/database-index.ts";
 import { SMALL_FILE_BYTES } from "../../src/durable/index-builder.ts";
 import type { ScrubStepReport } from "../../src/durable/protocol.ts";
-import { SCRUB_BYTES_PER_ALARM, SCRUB_CHUNK_BYTES } from "../../src/durable/scrub.ts";
+import { SCRUB_BYTES_PER_ALARM, SCRUB_CHUNK_BYTES, SCRUB_DECODE_BYTES } from "../../src/durable/scrub.ts";
 import { decodeLtxFile } from "../../src/ltx/decoder.ts";
 import { formatLtxFilename } from "../../src/ltx/txid.ts";
 import { R2Store } from "../../src/replica/r2.ts";
@@ -120,6 +120,30 @@ describe("scrub of large files", () => {
     expect((await statusOf(s, db)).integrity.pending).toBe(1);
     for (let i = 0; i < 5 && (await statusOf(s, db)).integrity.pending > 0; i++) await runDurableObjectAlarm(s);
     expect((await statusOf(s, db)).integrity).toMatchObject({ verified: 1, pending: 0 });
+  });
+});
+
+describe("scrub of compressible files", () => {
+  test("a small file holding many pages is not decoded on the poll; the scrub verifies it in steps of bounded page bytes", async () => {
+    const db = uniq("scrub-compressible");
+    const pages = 4096; // 16 MiB of pages in a file of a few hundred KiB
+    const file = ltx({ commit: pages, minTxid: 1, maxTxid: 1 }, range(1, pages));
+    expect(file.length).toBeLessThanOrEqual(SMALL_FILE_BYTES);
+    await r2.put(snapKey(db), file);
+    const s = stubFor(db);
+    await syncIndex(s, db, null);
+    expect((await statusOf(s, db)).integrity).toMatchObject({ verified: 0, pending: 1 });
+    const log: Log = [];
+    await logReads(s, [], log);
+    const steps = await scrubUntil(s, db, "verified");
+    expect(steps.at(-1)?.outcome).toBe("verified");
+    const d = decodeLtxFile(file);
+    // Each read holds at most SCRUB_DECODE_BYTES of pages (plus the trailer): ≥ 4 steps for 16 MiB.
+    expect(log.length).toBeGreaterThanOrEqual((pages * 4096) / SCRUB_DECODE_BYTES);
+    for (const r of log) {
+      const frames = Array.from(d.index.offset).filter((o) => o >= r.offset && o < r.offset + r.length).length;
+      expect(frames).toBeLessThanOrEqual(SCRUB_DECODE_BYTES / 4096);
+    }
   });
 });
 
