@@ -74,6 +74,8 @@ export class IndexBuilder {
   private readonly replica: () => Replica;
   private readonly cache = new ByteLru<FilePart & { byteLength: number }>(CACHE_BYTES);
   private readonly stamps = new Map<string, number>();
+  /** Whether a file's checksum was verified before (the ledger): then a small file is not decoded again. */
+  verifiedBefore: (f: LtxFileInfo) => boolean = () => false;
 
   /** `replica` is called per use, so a replaced store (fault injection) takes effect. */
   constructor(replica: () => Replica) {
@@ -94,10 +96,11 @@ export class IndexBuilder {
       const bytes = await this.replica().readFile(f);
       const header = checkHeaderName(decodeHeader(bytes, f.key), f);
       const index = decodeFileIndexFromTail(bytes, bytes.length, { file: f.key, commit: header.commit, pageSize: header.pageSize });
-      const inline = index.count * header.pageSize <= INLINE_VERIFY_PAGE_BYTES;
-      // Verifying decodes every page: done here only when that is cheap, else by the scrub.
+      const known = this.verifiedBefore(f);
+      const inline = !known && index.count * header.pageSize <= INLINE_VERIFY_PAGE_BYTES;
+      // Verifying decodes every page: done here only when that is cheap, else by the scrub; never twice.
       const postApplyChecksum = inline ? decodeLtxFile(bytes, { file: f.key }).postApplyChecksum : readU64(bytes, bytes.length - TRAILER_SIZE);
-      part = { header, index, postApplyChecksum, verified: inline };
+      part = { header, index, postApplyChecksum, verified: known || inline };
     } else {
       part = { ...(await this.replica().readIndex(f)), verified: false };
     }

@@ -41,6 +41,7 @@ export class Integrity {
     this.ledger = new IntegrityLedger(sql);
     this.builder = builder;
     this.replica = replica;
+    builder.verifiedBefore = (f) => this.ledger.get(f)?.status === "verified";
   }
 
   /** Plans must not use it. */
