@@ -32,7 +32,6 @@
  * instead: a match needs room for the storage read a miss leads to, puts use
  * only the first half of the budget, read-ahead leaves demand reads a reserve.
  */
-import { CodedError } from "../errors.ts";
 import { concatBytes } from "../ltx/bytes.ts";
 import { LtxError } from "../ltx/errors.ts";
 import { decodePageFrame } from "../ltx/page.ts";
@@ -40,6 +39,7 @@ import type { IndexedFile, PageIndex } from "../page-index/page-index.ts";
 import { StorageError, type ObjectStore } from "../replica/types.ts";
 import type { PageSource } from "../vfs/page-source.ts";
 import { ByteLru } from "./lru.ts";
+import { DEMAND_RESERVE, type FetchStats, FetchLimitError, newFetchStats, subrequests } from "./stats.ts";
 
 /** Segment size: the unit of caching and of the smallest storage read. */
 export const SEGMENT_BYTES = 64 * 1024;
@@ -52,49 +52,7 @@ export const CACHE_BLOCK_SEGMENTS = 4;
 const BLOCK_BYTES = CACHE_BLOCK_SEGMENTS * SEGMENT_BYTES;
 const blockOf = (seg: number) => Math.floor(seg / CACHE_BLOCK_SEGMENTS);
 
-/** Per-query counters (the figures a query response reports). */
-export interface FetchStats {
-  /** readPage calls. */
-  pagesRead: number;
-  /** Pages served from the decoded-page LRU. */
-  pageHits: number;
-  /** Segments found in the isolate cache. */
-  isolateHits: number;
-  /** Segments found in the Cache API. */
-  cacheHits: number;
-  /** Segments that had to come from storage. */
-  cacheMisses: number;
-  /** Range reads sent to R2/S3. */
-  storageRequests: number;
-  /** Bytes received from storage. */
-  bytesFetched: number;
-  /** Cache API operations made (match, put, delete): subrequests too. */
-  cacheOps: number;
-  /** Cache API operations skipped to stay within the budget. */
-  cacheOpsSkipped: number;
-}
-
-export function newFetchStats(): FetchStats {
-  return { pagesRead: 0, pageHits: 0, isolateHits: 0, cacheHits: 0, cacheMisses: 0, storageRequests: 0, bytesFetched: 0, cacheOps: 0, cacheOpsSkipped: 0 };
-}
-
-/** Subrequests a query has made: storage reads and Cache API operations. */
-export function subrequests(stats: FetchStats): number {
-  return stats.storageRequests + stats.cacheOps;
-}
-
-/** Requests of the budget read-ahead never takes: they stay for reads SQLite asked for. */
-export const DEMAND_RESERVE = 2;
-
-/** Raised when a query would exceed its subrequest budget. */
-export class FetchLimitError extends CodedError<"QUERY_STORAGE_LIMIT"> {
-  constructor(limit: number) {
-    super(
-      "QUERY_STORAGE_LIMIT",
-      `query needs more than ${limit} storage requests and Cache API operations (its subrequest budget); narrow it or raise max_storage_requests`,
-    );
-  }
-}
+export { DEMAND_RESERVE, type FetchStats, FetchLimitError, newFetchStats, subrequests } from "./stats.ts";
 
 /** Isolate-wide caches, shared by every query and database of the isolate. */
 export class IsolateCaches {
