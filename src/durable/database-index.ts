@@ -1,93 +1,61 @@
 /**
  * @module
  * One Durable Object per database. It owns the replica position and the page
- * index, builds them from the restore plan on first use, persists them in its
- * SQLite storage (so waking after eviction reads no replica), polls the
- * replica on alarms, heals itself when files vanish, gaps appear or the
- * replica is replaced, and hands Workers the index (whole, paged, or as a
- * delta since the version they hold) over JS RPC.
- *
- * Polling: a cheap listing of level 0 after the current position on most
- * alarms; every {@link FULL_LIST_EVERY}th poll (and whenever something looks
- * off) a full listing, which also notices compaction (pages are re-pointed to
- * the compacted file before retention deletes the old one), wiped replicas
- * and gaps.
+ * index (the {@link Follower}: built from the restore plan on first use,
+ * persisted in its SQLite storage so waking after eviction reads no replica,
+ * polled, healed, kept honest by the integrity policy), runs polls and the
+ * background scrub on alarms, backs off on errors and idles when unused, and
+ * hands Workers the index (whole, paged, or as a delta since the version
+ * they hold) over JS RPC — never one that names a quarantined file.
  */
 import { DurableObject } from "cloudflare:workers";
 import { type DatabaseConfig, databaseConfig } from "../config/databases.ts";
 import { databasesConfig, openReplica, openStore } from "../config/open-replica.ts";
 import type { Env } from "../env.ts";
-import { CodedError } from "../errors.ts";
 import { formatTxid } from "../ltx/txid.ts";
-import { PageIndex } from "../page-index/page-index.ts";
-import { computeRestorePlan, extendChain } from "../plan/plan.ts";
+import type { PageIndex } from "../page-index/page-index.ts";
 import { CountingStore, newCounters } from "../replica/counting.ts";
-import type { LtxFileInfo, Replica } from "../replica/replica.ts";
+import type { Replica } from "../replica/replica.ts";
 import type { ObjectStore } from "../replica/types.ts";
-import { mapPool } from "../restore/pool.ts";
-import { FETCH_CONCURRENCY } from "../restore/restore.ts";
-import { IndexBuilder } from "./index-builder.ts";
+import { DbError, FULL_LIST_EVERY, Follower, errorOf } from "./follower.ts";
+import { PAYLOAD_PAGES, deltaPayload, fullPayload } from "./payload.ts";
 import { IndexStore, type PersistedState } from "./persist.ts";
-import type { DbState, DbStatus, Freshness, IndexPayload, RpcResult, SnapshotRequest, TimeTravelTarget } from "./protocol.ts";
+import type { DbState, DbStatus, Freshness, IndexPayload, RpcResult, ScrubReport, SnapshotRequest, TimeTravelTarget } from "./protocol.ts";
+import { SCRUB_BYTES_PER_ALARM, SCRUB_STEPS_PER_ALARM } from "./scrub.ts";
+import { buildAt } from "./time-travel.ts";
 
-/** Every Nth poll lists all levels (compaction, wipes, gaps). */
-export const FULL_LIST_EVERY = 10;
+export { FULL_LIST_EVERY, PAYLOAD_PAGES };
+
 /** Longest back-off after storage errors. */
 export const MAX_BACKOFF_MS = 60_000;
 /** Longest a waitFor() may block. */
 export const MAX_WAIT_MS = 30_000;
 /** Shortest interval between polls made for waiters. */
 const WAIT_POLL_MS = 200;
-/** Entries per RPC payload (≈ 14 MB, well below the 32 MiB RPC limit). */
-export const PAYLOAD_PAGES = 500_000;
-const TIME_TRAVEL_CACHE = 4;
-const TIME_TRAVEL_BYTES = 32 * 1024 * 1024;
-const HEALS_KEPT = 20;
-
-class DbError extends CodedError {}
-
-function errorOf(e: unknown): { code: string; message: string } {
-  if (e instanceof Error) {
-    const code = (e as { code?: unknown }).code;
-    return { code: typeof code === "string" ? code : "INTERNAL", message: e.message };
-  }
-  return { code: "INTERNAL", message: String(e) };
-}
 
 export class DatabaseIndex extends DurableObject<Env> {
   private readonly store: IndexStore;
-  private state: PersistedState | null;
-  private index: PageIndex | null = null;
+  /** Index, position and integrity; its replica-reading methods run under `lock` (see {@link serialized}). */
+  private readonly follower: Follower;
   private cfg: DatabaseConfig | null = null;
   private replica: Replica | null = null;
   private readonly counters = newCounters();
   private lock: Promise<unknown> = Promise.resolve();
-  private pollCount = 0;
-  private consecutiveFailures = 0;
-  private quietPolls = 0;
-  private needFullList = false;
-  private lastPollAt: number | null = null;
   private nextPollAt: number | null = null;
-  private lastStateSave = 0;
-  private readonly builder = new IndexBuilder(() => this.getReplica());
-  private readonly timeTravel = new Map<string, PageIndex>();
   private wrapStore: ((s: ObjectStore) => ObjectStore) | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new IndexStore(ctx.storage);
-    this.state = this.store.loadState();
-    if (this.state?.position) {
-      try {
-        this.index = this.store.loadIndex(this.state.position);
-        if (this.state.indexMeta) this.index.restoreMeta(this.state.indexMeta);
-      } catch (e) {
-        // Stored state that cannot be loaded must never wedge the database: rebuild from the replica.
-        this.store.clear();
-        this.state = { ...this.state, position: null, generation: this.state.generation + 1, chain: [] };
-        this.state.lastError = { ...errorOf(e), at: Date.now() };
-      }
-    }
+    this.follower = new Follower(this.store, () => this.getReplica());
+  }
+
+  private get index(): PageIndex | null {
+    return this.follower.index;
+  }
+
+  private get state(): PersistedState | null {
+    return this.follower.state;
   }
 
   // ---------------------------------------------------------------- RPC API
@@ -96,25 +64,12 @@ export class DatabaseIndex extends DurableObject<Env> {
   async snapshot(name: string, req: SnapshotRequest = {}): Promise<RpcResult<IndexPayload>> {
     return this.rpc(name, async () => {
       const index = await this.ensureIndex();
-      const state = this.mustState();
+      this.follower.integrity.assertServable(index);
+      const state = this.follower.mustState();
       const since = req.sinceVersion;
       const delta = req.fromPgno === undefined && req.generation === state.generation && since !== undefined && since <= index.version;
-      if (delta) {
-        const entries = index.entries(since);
-        if (entries.pgno.length <= PAYLOAD_PAGES) {
-          return {
-            generation: state.generation,
-            position: index.position,
-            full: false,
-            truncateTo: index.lowestCommitSince(since),
-            files: index.filesFor(entries),
-            entries,
-            nextPgno: null,
-            freshness: this.freshness(),
-          };
-        }
-      }
-      return this.fullPayload(index, req.fromPgno ?? 1, req.maxPages);
+      const d = delta ? deltaPayload(index, state.generation, this.freshness(), since) : null;
+      return d ?? this.fullPayload(index, req.fromPgno ?? 1, req.maxPages);
     });
   }
 
@@ -150,7 +105,7 @@ export class DatabaseIndex extends DurableObject<Env> {
         }
         // All waiters share one poll rate (however many wait, ≤ 5 polls a second), and list
         // every level only every third time: waiting must not turn into a listing storm.
-        if (Date.now() - (this.lastPollAt ?? 0) >= WAIT_POLL_MS) await this.serialized(() => this.poll(attempt % 3 === 2));
+        if (Date.now() - (this.follower.lastPollAt ?? 0) >= WAIT_POLL_MS) await this.serialized(() => this.follower.poll(attempt % 3 === 2));
         index = this.index ?? index;
         attempt++;
         if (index.txid < minTxid) await sleep(Math.max(0, Math.min(WAIT_POLL_MS, deadline - Date.now())));
@@ -166,27 +121,27 @@ export class DatabaseIndex extends DurableObject<Env> {
   async indexAt(name: string, target: TimeTravelTarget, fromPgno = 1, maxPages?: number): Promise<RpcResult<IndexPayload>> {
     return this.rpc(name, async () => {
       const live = await this.ensureIndex();
-      if ("txid" in target && target.txid === live.txid) return this.fullPayload(live, fromPgno, maxPages);
+      if ("txid" in target && target.txid === live.txid) {
+        this.follower.integrity.assertServable(live);
+        return this.fullPayload(live, fromPgno, maxPages);
+      }
       if ("txid" in target && target.txid > live.txid) {
         throw new DbError(
           "TXID_NOT_YET_AVAILABLE",
           `TXID ${formatTxid(target.txid)} is newer than the replica position ${formatTxid(live.txid)}; pass min_txid to wait for it`,
         );
       }
+      const { integrity, timeTravel, builder } = this.follower;
       const key = JSON.stringify(target);
-      let index = this.timeTravel.get(key);
+      let index = timeTravel.get(key);
+      if (index && integrity.hasStaleEpochs(index)) index = undefined;
       if (!index) {
-        index = await this.builder.buildAt("txid" in target ? { kind: "txid", txid: target.txid } : { kind: "timestamp", timestamp: target.timestamp });
+        const plan = "txid" in target ? ({ kind: "txid", txid: target.txid } as const) : ({ kind: "timestamp", timestamp: target.timestamp } as const);
+        index = await buildAt(await this.getReplica().listFiles(), plan, builder, integrity);
         // A time at or after the newest file's may resolve to a newer state later: never cache it.
-        if ("txid" in target || target.timestamp < live.timestamp) {
-          this.timeTravel.set(key, index);
-          // Bounded by count and by bytes (a 1 GiB database's index is ~6 MB).
-          const bytes = () => [...this.timeTravel.values()].reduce((n, x) => n + x.byteLength, 0);
-          while (this.timeTravel.size > TIME_TRAVEL_CACHE || (this.timeTravel.size > 1 && bytes() > TIME_TRAVEL_BYTES)) {
-            this.timeTravel.delete(this.timeTravel.keys().next().value as string);
-          }
-        }
+        if ("txid" in target || target.timestamp < live.timestamp) timeTravel.set(key, index);
       }
+      integrity.assertServable(index);
       return this.fullPayload(index, fromPgno, maxPages);
     });
   }
@@ -195,7 +150,7 @@ export class DatabaseIndex extends DurableObject<Env> {
   async refresh(name: string): Promise<RpcResult<Freshness>> {
     return this.rpc(name, async () => {
       await this.ensureIndex();
-      await this.serialized(() => this.poll(false));
+      await this.serialized(() => this.follower.poll(false));
       return this.freshness();
     });
   }
@@ -205,8 +160,8 @@ export class DatabaseIndex extends DurableObject<Env> {
     return this.rpc(name, async () => {
       const index = await this.ensureIndex();
       // Time-travel indexes pointing at the file are void: rebuilt (or refused with 410) on the next ask.
-      for (const [k, tt] of [...this.timeTravel]) if (tt.files.some((f) => f.key === key)) this.timeTravel.delete(k);
-      if (index.files.some((f) => f.key === key)) await this.serialized(() => this.poll(true));
+      this.follower.timeTravel.void({ key });
+      if (index.files.some((f) => f.key === key)) await this.serialized(() => this.follower.poll(true));
       return (this.index ?? index).position;
     });
   }
@@ -223,14 +178,43 @@ export class DatabaseIndex extends DurableObject<Env> {
     this.replica = null;
   }
 
+  /**
+   * Runs up to `maxSteps` steps of the background file-checksum scrub now
+   * (maintenance and tests; an alarm runs up to {@link SCRUB_STEPS_PER_ALARM}).
+   */
+  async scrub(name: string, maxSteps = 1): Promise<RpcResult<ScrubReport>> {
+    return this.rpc(
+      name,
+      async () => {
+        await this.ensureIndex().catch(() => undefined);
+        const steps = await this.serialized(() => this.follower.scrubFor(Number.POSITIVE_INFINITY, Math.max(1, Math.floor(maxSteps))));
+        return { steps, pending: this.follower.integrity.scrubPending };
+      },
+      { use: false },
+    );
+  }
+
+  /** Checks every quarantined file again now, without waiting for its back-off (after a repair). */
+  async recheck(name: string): Promise<RpcResult<DbStatus>> {
+    return this.rpc(name, async () => {
+      await this.ensureIndex().catch(() => undefined);
+      await this.serialized(async () => {
+        await this.follower.integrity.recheck(await this.getReplica().listFiles(), Date.now(), true);
+        await this.follower.poll(true);
+      });
+      return this.describe();
+    });
+  }
+
   override async alarm(): Promise<void> {
     this.nextPollAt = null;
     try {
       if (!this.state) return;
       if (this.isIdle()) return;
-      await this.serialized(() => this.poll(false));
+      await this.serialized(() => this.follower.poll(false));
+      await this.serialized(() => this.follower.scrubFor(SCRUB_BYTES_PER_ALARM, SCRUB_STEPS_PER_ALARM));
     } catch {
-      // poll() records its own errors; never let the runtime retry-storm the alarm.
+      // poll() and scrubFor() record their own errors; never let the runtime retry-storm the alarm.
     } finally {
       if (this.state && !this.isIdle()) await this.arm(this.nextDelay());
     }
@@ -256,8 +240,8 @@ export class DatabaseIndex extends DurableObject<Env> {
       if (!cfg) throw new DbError("DB_NOT_FOUND", `no database named ${JSON.stringify(name)}`);
       this.cfg = cfg;
     }
-    if (!this.state) {
-      this.state = {
+    if (!this.follower.state) {
+      this.follower.state = {
         name,
         generation: 0,
         position: null,
@@ -271,14 +255,9 @@ export class DatabaseIndex extends DurableObject<Env> {
     }
   }
 
-  private mustState(): PersistedState {
-    if (!this.state) throw new DbError("INTERNAL", "not initialised");
-    return this.state;
-  }
-
   private mustCfg(): DatabaseConfig {
     if (!this.cfg) {
-      const state = this.mustState();
+      const state = this.follower.mustState();
       const cfg = databaseConfig(databasesConfig(this.env), state.name);
       if (!cfg) throw new DbError("DB_NOT_FOUND", `database ${state.name} is no longer configured`);
       this.cfg = cfg;
@@ -298,12 +277,12 @@ export class DatabaseIndex extends DurableObject<Env> {
 
   /** Records a request; wakes polling if it was idle. */
   private touch(): void {
-    const state = this.mustState();
+    const state = this.follower.mustState();
     const now = Date.now();
     state.lastRequestAt = now;
-    if (now - this.lastStateSave > 30_000 && state.position) this.saveState();
+    if (now - this.follower.lastStateSave > 30_000 && state.position) this.follower.saveState();
     if (this.nextPollAt === null && state.position) {
-      this.quietPolls = 0;
+      this.follower.quietPolls = 0;
       this.arm(this.mustCfg().pollIntervalMs).catch(() => (this.nextPollAt = null));
     }
   }
@@ -329,8 +308,10 @@ export class DatabaseIndex extends DurableObject<Env> {
 
   private nextDelay(): number {
     const base = this.mustCfg().pollIntervalMs;
-    if (this.consecutiveFailures > 0) return Math.min(base * 2 ** Math.min(this.consecutiveFailures, 16), Math.max(base, MAX_BACKOFF_MS));
-    const q = this.quietPolls;
+    const failures = this.follower.consecutiveFailures;
+    if (failures > 0) return Math.min(base * 2 ** Math.min(failures, 16), Math.max(base, MAX_BACKOFF_MS));
+    // Files still to verify keep the scrub going at the base rate.
+    const q = this.follower.integrity.scrubPending > 0 ? 0 : this.follower.quietPolls;
     const factor = q < 30 ? 1 : q < 60 ? 2 : q < 120 ? 4 : 8;
     return base * factor;
   }
@@ -341,184 +322,24 @@ export class DatabaseIndex extends DurableObject<Env> {
     return run;
   }
 
-  private saveState(): void {
-    const state = this.mustState();
-    if (this.index) state.indexMeta = this.index.meta;
-    this.store.saveState(state);
-    this.lastStateSave = Date.now();
-  }
-
   private async ensureIndex(): Promise<PageIndex> {
     if (this.index) return this.index;
     await this.serialized(async () => {
       if (this.index) return;
       try {
-        await this.rebuild("initial build", null, true);
-        this.mustState().lastOkPollAt = Date.now();
-        this.consecutiveFailures = 0;
+        await this.follower.rebuild("initial build", null, true);
+        this.follower.mustState().lastOkPollAt = Date.now();
+        this.follower.consecutiveFailures = 0;
       } catch (e) {
-        this.recordError(e);
-        throw e;
+        this.follower.recordError(e);
+        // Built short of the replica's newest state (quarantined files): serve what was built, stalled.
+        if (!this.index) throw e;
       } finally {
         if (this.index && this.nextPollAt === null) await this.arm(this.mustCfg().pollIntervalMs);
       }
     });
     if (!this.index) throw new DbError("INTERNAL", "index build failed");
     return this.index;
-  }
-
-  private recordError(e: unknown): void {
-    const state = this.mustState();
-    this.consecutiveFailures++;
-    state.lastError = { ...errorOf(e), at: Date.now() };
-    this.saveState();
-  }
-
-  /**
-   * Builds a fresh index from the latest restore plan. When the history is the
-   * same (same page size, not behind), the live index adopts it as a delta;
-   * otherwise it replaces it under a new generation.
-   */
-  private async rebuild(reason: string, listed: LtxFileInfo[] | null, newHistory = false): Promise<void> {
-    const state = this.mustState();
-    const all = listed ?? (await this.getReplica().listFiles());
-    if (all.length === 0) throw new DbError("REPLICA_EMPTY", `no LTX files under ${this.getReplica().description}`);
-    const plan = computeRestorePlan(all);
-    const fresh = await this.builder.build(plan);
-    const live = this.index;
-    if (live && !newHistory && fresh.pageSize === live.pageSize && fresh.txid >= live.txid) {
-      const before = live.version;
-      live.adopt(fresh);
-      this.store.saveIndex(live, before);
-    } else {
-      if (live) fresh.version = live.version + 1;
-      this.index = fresh;
-      this.timeTravel.clear();
-      state.generation++;
-      this.store.saveIndex(fresh, null);
-    }
-    // Time-travel indexes may point at files this rebuild found gone.
-    this.timeTravel.clear();
-    const index = this.index as PageIndex;
-    state.chain = plan.map((f) => f.key);
-    state.position = index.position;
-    if (reason !== "initial build") {
-      state.rebuilds++;
-      state.heals.push({ at: Date.now(), reason });
-      if (state.heals.length > HEALS_KEPT) state.heals.splice(0, state.heals.length - HEALS_KEPT);
-    }
-    this.saveState();
-  }
-
-  /** Applies files that extend the chain, in order, then persists. */
-  private async applyFiles(files: LtxFileInfo[]): Promise<void> {
-    if (files.length === 0) return;
-    const parts = await mapPool(files, FETCH_CONCURRENCY, (f) => this.builder.read(f));
-    // Everything is fetched; apply synchronously so no RPC sees half a poll.
-    const index = this.index as PageIndex;
-    const state = this.mustState();
-    const before = index.version;
-    files.forEach((f, i) => {
-      const p = parts[i];
-      if (p) index.apply(f, p.header, p.index);
-    });
-    state.chain.push(...files.map((f) => f.key));
-    state.position = index.position;
-    this.store.saveIndex(index, before);
-    this.saveState();
-  }
-
-  /** One poll. Records success or failure; never throws. */
-  private async poll(forceFull: boolean): Promise<void> {
-    const state = this.mustState();
-    this.lastPollAt = Date.now();
-    this.pollCount++;
-    try {
-      if (!this.index) {
-        await this.rebuild("initial build", null, true);
-      } else {
-        const full = forceFull || this.needFullList || this.pollCount % FULL_LIST_EVERY === 0;
-        const advanced = full ? await this.pollFull() : await this.pollQuick();
-        this.quietPolls = advanced ? 0 : this.quietPolls + 1;
-      }
-      this.consecutiveFailures = 0;
-      this.needFullList = false;
-      state.lastOkPollAt = Date.now();
-      state.position = this.index?.position ?? null;
-      if (Date.now() - this.lastStateSave > 30_000) this.saveState();
-    } catch (e) {
-      // A vanished file means our listing is stale: look at everything next time.
-      this.needFullList = true;
-      this.recordError(e);
-    }
-  }
-
-  /** L0 after the position only. Falls back to a full listing on anything unusual. */
-  private async pollQuick(): Promise<boolean> {
-    const index = this.index as PageIndex;
-    const l0 = await this.getReplica().listLevel(0, index.txid);
-    if (l0.length === 0) return false;
-    const chain = extendChain(l0, index.txid);
-    if (chain.length === 0) return this.pollFull();
-    try {
-      await this.applyFiles(chain);
-    } catch (e) {
-      if (errorOf(e).code === "STORAGE_NOT_FOUND") return this.pollFull();
-      throw e;
-    }
-    const last = chain[chain.length - 1] as LtxFileInfo;
-    if (l0.some((f) => f.minTxid > last.maxTxid + 1)) this.needFullList = true;
-    return true;
-  }
-
-  private async pollFull(): Promise<boolean> {
-    const index = this.index as PageIndex;
-    const txid = index.txid;
-    const all = await this.getReplica().listFiles();
-    if (all.length === 0) throw new DbError("REPLICA_EMPTY", `no LTX files under ${this.getReplica().description}; serving the last known state`);
-    const byKey = new Map(all.map((f) => [f.key, f] as const));
-    const refs = index.files;
-    const replaced = refs.some((f) => {
-      const now = byKey.get(f.key);
-      return now !== undefined && now.etag !== f.etag;
-    });
-    const newest = Math.max(...all.map((f) => f.maxTxid));
-    if (replaced || newest < txid) {
-      await this.rebuild(replaced ? "replica replaced (same keys, new ETags)" : `replica restarted below TXID ${formatTxid(txid)}`, all, true);
-      return true;
-    }
-    if (refs.length > 0 && refs.every((f) => !byKey.has(f.key))) {
-      // Not one file of our chain is left: a wiped and re-seeded replica cannot be told from a
-      // fully compacted one, so treat it as a new history (workers reload; nothing is mixed).
-      await this.rebuild("every file of the chain is gone (replica replaced?)", all, true);
-      return true;
-    }
-    if (refs.some((f) => !byKey.has(f.key))) {
-      await this.rebuild("files removed by compaction or retention", all);
-      return (this.index as PageIndex).txid > txid;
-    }
-    const ext = extendChain(all, txid);
-    const reached = ext.length > 0 ? (ext[ext.length - 1] as LtxFileInfo).maxTxid : txid;
-    if (all.some((f) => f.minTxid > reached + 1)) {
-      await this.rebuild(`gap after TXID ${formatTxid(reached)}`, all);
-      return (this.index as PageIndex).txid > txid;
-    }
-    try {
-      await this.applyFiles(ext);
-    } catch (e) {
-      if (errorOf(e).code !== "STORAGE_NOT_FOUND") throw e;
-      await this.rebuild("file vanished between listing and reading", null);
-      return (this.index as PageIndex).txid > txid;
-    }
-    // Compaction happened: re-point pages to the files the latest plan uses,
-    // before retention deletes the ones we reference.
-    const plan = computeRestorePlan(all);
-    const planKeys = plan.map((f) => f.key).join("\n");
-    const state = this.mustState();
-    if (planKeys !== state.chain.join("\n") && (plan[plan.length - 1] as LtxFileInfo).maxTxid >= (this.index as PageIndex).txid) {
-      await this.rebuild("re-pointed to compacted files", all);
-    }
-    return (this.index as PageIndex).txid > txid;
   }
 
   private freshness(): Freshness {
@@ -532,34 +353,21 @@ export class DatabaseIndex extends DurableObject<Env> {
   }
 
   private dbState(): DbState {
-    if (!this.state || !this.index) return this.consecutiveFailures > 0 ? "error" : "starting";
-    if (this.consecutiveFailures > 0) {
+    if (!this.state || !this.index) return this.follower.consecutiveFailures > 0 ? "error" : "starting";
+    if (this.follower.consecutiveFailures > 0) {
       const code = this.state.lastError?.code ?? "";
-      return code.startsWith("PLAN_") ? "stalled" : "error";
+      return code.startsWith("PLAN_") || code === "LTX_QUARANTINED" ? "stalled" : "error";
     }
     if (this.nextPollAt === null && this.isIdle()) return "idle";
     return "ok";
   }
 
   private fullPayload(index: PageIndex, fromPgno: number, maxPages = PAYLOAD_PAGES): IndexPayload {
-    const start = Math.max(1, Math.floor(fromPgno));
-    const limit = Math.max(1, Math.min(PAYLOAD_PAGES, Math.floor(maxPages)));
-    const entries = index.entries(0, start, limit);
-    const next = start + limit;
-    return {
-      generation: this.mustState().generation,
-      position: index.position,
-      full: true,
-      truncateTo: null,
-      files: index.filesFor(entries),
-      entries,
-      nextPgno: next <= index.commit ? next : null,
-      freshness: this.freshness(),
-    };
+    return fullPayload(index, this.follower.mustState().generation, this.freshness(), fromPgno, maxPages);
   }
 
   private describe(): DbStatus {
-    const state = this.mustState();
+    const state = this.follower.mustState();
     const cfg = this.mustCfg();
     const index = this.index;
     return {
@@ -571,11 +379,11 @@ export class DatabaseIndex extends DurableObject<Env> {
       pollIntervalMs: cfg.pollIntervalMs,
       currentIntervalMs: this.nextDelay(),
       idleAfterMs: cfg.idleAfterMs,
-      lastPollAt: this.lastPollAt,
+      lastPollAt: this.follower.lastPollAt,
       lastOkPollAt: state.lastOkPollAt,
       nextPollAt: this.nextPollAt,
       lastError: state.lastError,
-      consecutiveFailures: this.consecutiveFailures,
+      consecutiveFailures: this.follower.consecutiveFailures,
       rebuilds: state.rebuilds,
       heals: state.heals,
       files: index?.files.length ?? 0,
@@ -584,6 +392,8 @@ export class DatabaseIndex extends DurableObject<Env> {
       layout: this.replica?.layout ?? null,
       source: cfg.source === "s3" ? `s3://${cfg.s3?.bucket ?? ""}/${cfg.prefix}` : `r2://BUCKET/${cfg.prefix}`,
       storage: { ...this.counters },
+      ...this.follower.integrity.describe((f) => this.follower.inUse(f)),
+      rowsWritten: this.store.rowsWritten,
     };
   }
 }

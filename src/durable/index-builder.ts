@@ -1,72 +1,227 @@
 /**
  * @module
- * Builds page indexes for the Durable Object from restore plans, keeping each
- * LTX file's decoded page index (and header timestamp) in memory: files are
- * immutable under an ETag, so rebuilds and time travel only read the tails of
- * files they have not seen.
+ * Reads LTX files for the Durable Object and builds page indexes from
+ * restore plans.
+ *
+ * A file of at most {@link SMALL_FILE_BYTES} is read whole — one request, as
+ * its tail would need anyway — and its file checksum verified, with header
+ * and page index taken from the same bytes. A larger one (or a small one
+ * holding more than {@link INLINE_VERIFY_PAGE_BYTES} of pages) is read from
+ * its tail (header + page index) and verified later by the background scrub.
+ * Each file's decoded index (and header timestamp) is kept in memory:
+ * files are immutable under an ETag, so rebuilds and time travel only read
+ * files they have not seen. Every file of a plan must continue the chain
+ * before it (header TXIDs, page size, database checksums); a file that fails
+ * a check is reported as a {@link FileRejected} for the caller to quarantine.
  */
-import type { FileIndex } from "../ltx/file-index.ts";
-import type { LtxHeader } from "../ltx/header.ts";
+import { CodedError } from "../errors.ts";
+import { readU64 } from "../ltx/bytes.ts";
+import { decodeLtxFile } from "../ltx/decoder.ts";
+import { type FileIndex, decodeFileIndexFromTail } from "../ltx/file-index.ts";
+import { type LtxHeader, TRAILER_SIZE, decodeHeader } from "../ltx/header.ts";
+import { formatTxid } from "../ltx/txid.ts";
 import { ByteLru } from "../pages/lru.ts";
-import type { PageIndex } from "../page-index/page-index.ts";
-import { computeRestorePlan, type PlanTarget } from "../plan/plan.ts";
-import type { LtxFileInfo, Replica } from "../replica/replica.ts";
+import { PageIndex } from "../page-index/page-index.ts";
+import { type ChainEnd, checkContinues } from "../plan/continuity.ts";
+import { PlanError } from "../plan/errors.ts";
+import { type LtxFileInfo, type Replica, checkHeaderName } from "../replica/replica.ts";
 import { mapPool } from "../restore/pool.ts";
-import { FETCH_CONCURRENCY, buildPageIndex } from "../restore/restore.ts";
+import { FETCH_CONCURRENCY } from "../restore/restore.ts";
 
+/** Files up to this size are read whole (one request, like a tail read) and verified before their pages are served … */
+export const SMALL_FILE_BYTES = 1024 * 1024;
+/** … unless they hold more page bytes than this (~100 ms of decoding on a poll): then the scrub verifies them in steps. */
+export const INLINE_VERIFY_PAGE_BYTES = 8 * 1024 * 1024;
 /** Decoded file indexes kept per Durable Object. */
 const CACHE_BYTES = 32 * 1024 * 1024;
+/** Header timestamps kept for time travel by timestamp (pruned to the listing; this bounds it besides). */
+const MAX_STAMPS = 100_000;
 
-interface CachedIndex {
+/** What reading a file yields. */
+export interface FilePart {
   header: LtxHeader;
   index: FileIndex;
-  byteLength: number;
+  postApplyChecksum: bigint;
+  /** True when the file checksum was verified on the way in (small files). */
+  verified: boolean;
+}
+
+/** A file a plan cannot use: its bytes failed verification or it does not continue the chain. `code` is the LTX_ code. */
+export class FileRejected extends CodedError {
+  readonly file: LtxFileInfo;
+  constructor(file: LtxFileInfo, cause: CodedError) {
+    super(cause.code, cause.message, { cause });
+    this.file = file;
+  }
+}
+
+/** The rejection a failed read of `f` amounts to: LTX_ errors are bad data; anything else (storage) is not. */
+export function rejectionOf(e: unknown, f: LtxFileInfo): FileRejected | null {
+  if (e instanceof FileRejected) return e;
+  if (e instanceof CodedError && e.code.startsWith("LTX_")) return new FileRejected(f, e);
+  return null;
+}
+
+/** A built index and where its chain ends. */
+export interface BuiltIndex {
+  index: PageIndex;
+  end: ChainEnd;
 }
 
 const keyOf = (f: LtxFileInfo) => `${f.key}\n${f.etag}`;
 
 export class IndexBuilder {
   private readonly replica: () => Replica;
-  private readonly cache = new ByteLru<CachedIndex>(CACHE_BYTES);
+  private readonly cache = new ByteLru<FilePart & { byteLength: number }>(CACHE_BYTES);
   private readonly stamps = new Map<string, number>();
+  /** Whether a file's checksum was verified before (the ledger): then a small file is not decoded again. */
+  verifiedBefore: (f: LtxFileInfo) => boolean = () => false;
 
   /** `replica` is called per use, so a replaced store (fault injection) takes effect. */
   constructor(replica: () => Replica) {
     this.replica = replica;
   }
 
-  /** A file's header and page index, from memory when this ETag was read before. */
-  async read(f: LtxFileInfo): Promise<{ header: LtxHeader; index: FileIndex }> {
+  /**
+   * A file's header and page index: from memory when this ETag was read
+   * before (unless `fresh`), else read whole and verified (small files) or
+   * from the tail. Throws LtxError on bad data.
+   */
+  async read(f: LtxFileInfo, { fresh = false } = {}): Promise<FilePart> {
     const key = keyOf(f);
-    const hit = this.cache.get(key);
+    const hit = fresh ? undefined : this.cache.get(key);
     if (hit) return hit;
-    const r = await this.replica().readIndex(f);
-    this.cache.set(key, { ...r, byteLength: r.index.count * 16 + 256 });
-    this.stamps.set(key, r.header.timestamp);
-    return r;
+    let part: FilePart;
+    if (f.size <= SMALL_FILE_BYTES) {
+      const bytes = await this.replica().readFile(f);
+      const header = checkHeaderName(decodeHeader(bytes, f.key), f);
+      const index = decodeFileIndexFromTail(bytes, bytes.length, { file: f.key, commit: header.commit, pageSize: header.pageSize });
+      const known = this.verifiedBefore(f);
+      const inline = !known && index.count * header.pageSize <= INLINE_VERIFY_PAGE_BYTES;
+      // Verifying decodes every page: done here only when that is cheap, else by the scrub; never twice.
+      const postApplyChecksum = inline ? decodeLtxFile(bytes, { file: f.key }).postApplyChecksum : readU64(bytes, bytes.length - TRAILER_SIZE);
+      part = { header, index, postApplyChecksum, verified: known || inline };
+    } else {
+      part = { ...(await this.replica().readIndex(f)), verified: false };
+    }
+    this.cache.set(key, { ...part, byteLength: part.index.count * 16 + 256 });
+    this.rememberStamp(key, part.header.timestamp);
+    return part;
   }
 
-  /** The page index for a plan. */
-  build(plan: readonly LtxFileInfo[]): Promise<PageIndex> {
-    return buildPageIndex(this.replica(), plan, (f) => this.read(f));
+  /** Whether a file's header and index are in memory. */
+  has(f: LtxFileInfo): boolean {
+    return this.cache.get(keyOf(f)) !== undefined;
+  }
+
+  /** Drops what is known about a file's bytes (it was quarantined). */
+  forget(f: LtxFileInfo): void {
+    this.cache.delete(keyOf(f));
   }
 
   /**
-   * The page index as of a TXID or time. Time targets need every file's header
-   * timestamp: from listing metadata when the store has it, else a 100-byte read,
-   * remembered per ETag.
+   * The page index for a plan, every file checked against the chain before it.
+   * `admit` is told each file as it is applied and returns its epoch.
+   * Throws {@link FileRejected} for the first file that is bad or does not continue.
    */
-  async buildAt(target: PlanTarget): Promise<PageIndex> {
-    const replica = this.replica();
-    const all = await replica.listFiles();
-    let timestampOf: ((f: LtxFileInfo) => number) | undefined;
-    if (target.kind === "timestamp") {
-      await mapPool(all, FETCH_CONCURRENCY, async (f) => {
-        const key = keyOf(f);
-        if (!this.stamps.has(key)) this.stamps.set(key, f.timestamp ?? (await replica.readHeader(f)).timestamp);
-      });
-      timestampOf = (f) => this.stamps.get(keyOf(f)) ?? Number.POSITIVE_INFINITY;
-    }
-    return this.build(computeRestorePlan(all, target, timestampOf));
+  async build(plan: readonly LtxFileInfo[], admit: (f: LtxFileInfo, part: FilePart) => number): Promise<BuiltIndex> {
+    const parts = await readAll(this, plan);
+    const first = parts[0];
+    if (!first) throw new PlanError("PLAN_NO_FILES", "empty restore plan");
+    if (first instanceof FileRejected) throw first;
+    const index = new PageIndex(first.header.pageSize);
+    const { end, rejected } = applyChain(index, null, plan, parts, admit);
+    if (rejected) throw rejected;
+    const missing = index.missingPages(1);
+    if (missing.length > 0 || end === null) throw new PlanError("PLAN_INCONSISTENT", `page index at ${formatTxid(index.txid)} has no entry for page ${missing[0]}`);
+    return { index, end };
   }
+
+  /** Header timestamps of files, from listing metadata or a 100-byte read, remembered per ETag. */
+  async timestamps(files: readonly LtxFileInfo[]): Promise<(f: LtxFileInfo) => number> {
+    const replica = this.replica();
+    await mapPool(files, FETCH_CONCURRENCY, async (f) => {
+      const key = keyOf(f);
+      if (!this.stamps.has(key)) this.rememberStamp(key, f.timestamp ?? (await replica.readHeader(f)).timestamp);
+    });
+    return (f) => this.stamps.get(keyOf(f)) ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Forgets timestamps of files no longer listed (the map would grow with every file ever seen). */
+  prune(listed: readonly LtxFileInfo[]): void {
+    const present = new Set(listed.map(keyOf));
+    for (const k of [...this.stamps.keys()]) if (!present.has(k)) this.stamps.delete(k);
+  }
+
+  /** How many timestamps are held (tests). */
+  get stampCount(): number {
+    return this.stamps.size;
+  }
+
+  private rememberStamp(key: string, ts: number): void {
+    this.stamps.delete(key);
+    this.stamps.set(key, ts);
+    // Oldest first: Map order is insertion order.
+    while (this.stamps.size > MAX_STAMPS) this.stamps.delete(this.stamps.keys().next().value as string);
+  }
+}
+
+/**
+ * Applies files (read into `parts`, in order) to an index, each checked to
+ * continue the one before; stops at the first that is bad or does not
+ * continue and returns it as `rejected`, with what was applied before it.
+ */
+export function applyChain<E extends ChainEnd | null>(
+  index: PageIndex,
+  end: E,
+  files: readonly LtxFileInfo[],
+  parts: readonly (FilePart | FileRejected)[],
+  admit: (f: LtxFileInfo, part: FilePart) => number,
+): { end: ChainEnd | E; applied: LtxFileInfo[]; rejected: FileRejected | null } {
+  const applied: LtxFileInfo[] = [];
+  let at: ChainEnd | E = end;
+  for (const [i, f] of files.entries()) {
+    try {
+      const p = parts[i] as FilePart | FileRejected;
+      if (p instanceof FileRejected) throw p;
+      at = applyChecked(index, at, f, p, admit);
+      applied.push(f);
+    } catch (e) {
+      const rejected = rejectionOf(e, f);
+      if (!rejected) throw e;
+      return { end: at, applied, rejected };
+    }
+  }
+  return { end: at, applied, rejected: null };
+}
+
+/** Reads files for {@link applyChain}: bad data becomes a {@link FileRejected} in place; storage errors propagate. */
+export function readAll(builder: IndexBuilder, files: readonly LtxFileInfo[]): Promise<(FilePart | FileRejected)[]> {
+  return mapPool(files, FETCH_CONCURRENCY, (f) =>
+    builder.read(f).catch((e: unknown): FileRejected => {
+      const r = rejectionOf(e, f);
+      if (r) return r;
+      throw e;
+    }),
+  );
+}
+
+/**
+ * Applies one file to an index after checking it continues `end`; returns the
+ * new end. Throws {@link FileRejected} when it does not continue.
+ */
+export function applyChecked(
+  index: PageIndex,
+  end: ChainEnd | null,
+  f: LtxFileInfo,
+  part: FilePart,
+  admit: (f: LtxFileInfo, part: FilePart) => number,
+): ChainEnd {
+  try {
+    checkContinues(end, f.key, part.header);
+  } catch (e) {
+    throw rejectionOf(e, f) ?? e;
+  }
+  index.apply({ ...f, epoch: admit(f, part) }, part.header, part.index);
+  return { txid: part.header.maxTxid, pageSize: part.header.pageSize, postApplyChecksum: part.postApplyChecksum };
 }

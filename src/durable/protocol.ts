@@ -60,6 +60,58 @@ export interface StorageStats {
   bytes: number;
 }
 
+/** A file kept out of service because it failed verification or continuity. */
+export interface QuarantinedFile {
+  key: string;
+  etag: string;
+  level: number;
+  minTxid: number;
+  maxTxid: number;
+  /** LTX_CHECKSUM_MISMATCH, LTX_DISCONTINUOUS, LTX_PAGE_SIZE_MISMATCH, LTX_NAME_MISMATCH, … */
+  code: string;
+  message: string;
+  /** When it was quarantined (ms). */
+  since: number;
+  failures: number;
+  /** When it is checked again (on a full listing at or after this, ms). */
+  nextCheckAt: number | null;
+  /** A large file being re-verified by the scrub right now. */
+  rechecking: boolean;
+}
+
+/** File-checksum verification of the files the Durable Object serves. */
+export interface IntegrityStatus {
+  /** Files (key + ETag) verified, pending (large files the scrub has not finished) and quarantined. */
+  verified: number;
+  pending: number;
+  quarantined: number;
+  /** The file the scrub works on next, and how far it got. */
+  scrub: { key: string; offset: number; size: number } | null;
+  /** Bytes the scrub read since this instance started. */
+  scrubbedBytes: number;
+}
+
+/** One step of the background scrub (one range read at most). */
+export interface ScrubStepReport {
+  key: string;
+  etag: string;
+  /** The range read (length 0: nothing was read, e.g. a small file already known). */
+  offset: number;
+  length: number;
+  /**
+   * progress: more steps to go; verified: the file checked out; quarantined: it did not;
+   * readmitted: a quarantined file checked out again; still-bad: a re-check failed again; gone: deleted or replaced.
+   */
+  outcome: "progress" | "verified" | "quarantined" | "readmitted" | "still-bad" | "gone";
+  code?: string;
+}
+
+export interface ScrubReport {
+  steps: ScrubStepReport[];
+  /** Files with verification work left. */
+  pending: number;
+}
+
 export interface DbStatus {
   name: string;
   state: DbState;
@@ -84,4 +136,9 @@ export interface DbStatus {
   source: string;
   /** Storage requests made by this instance of the Durable Object since it started. */
   storage: StorageStats;
+  /** Files never served again until they verify (failed checksum, foreign or discontinuous). */
+  quarantined: QuarantinedFile[];
+  integrity: IntegrityStatus;
+  /** DO storage rows written by this instance since it started (what storage bills). */
+  rowsWritten: number;
 }

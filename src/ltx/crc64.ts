@@ -48,11 +48,30 @@ const T_HI = new Uint32Array(8 * 256);
   }
 })();
 
+/** The register of a CRC in progress, as two uint32 halves (JSON- and SQL-safe, to persist). */
+export interface CrcState {
+  lo: number;
+  hi: number;
+}
+
 /** Incremental CRC-64/GO-ISO. `update` may be called any number of times. */
 export class Crc64 {
   // Register state (already inverted, i.e. init = all ones), as uint32 halves.
   private lo = 0xffffffff;
   private hi = 0xffffffff;
+
+  /** Continues a CRC from a saved {@link state} (e.g. a verification resumed after a restart). */
+  static resume(state: CrcState): Crc64 {
+    const c = new Crc64();
+    c.lo = state.lo >>> 0;
+    c.hi = state.hi >>> 0;
+    return c;
+  }
+
+  /** The register now; {@link resume} continues from it. */
+  get state(): CrcState {
+    return { lo: this.lo, hi: this.hi };
+  }
 
   /** Feeds `data[start, end)` into the CRC. */
   update(data: Uint8Array, start = 0, end: number = data.length): this {

@@ -70,10 +70,7 @@ export function decodeLtxFile(bytes: Uint8Array, opts: DecodeFileOptions = {}): 
       expectPgno++;
     }
     encodings.add(r.flags === PAGE_FLAG_SIZE ? "block" : "frame");
-    if (verify) {
-      crc.update(bytes, pos, pos + (r.flags === PAGE_FLAG_SIZE ? PAGE_HEADER_SIZE + 4 : PAGE_HEADER_SIZE));
-      crc.update(page);
-    }
+    if (verify) hashFrame(crc, bytes, pos, r.flags, page);
     opts.onPage?.(r.pgno, page);
     pos += frameSize;
     i++;
@@ -93,10 +90,32 @@ export function decodeLtxFile(bytes: Uint8Array, opts: DecodeFileOptions = {}): 
   for (let k = 0; k < PAGE_HEADER_SIZE; k++) {
     if (bytes[frameEnd + k] !== 0) throw new LtxError("LTX_BAD_FRAME", "missing zero page header after the last page", { file, offset: frameEnd });
   }
-  const postApplyChecksum = readU64(bytes, size - TRAILER_SIZE);
-  const fileChecksum = readU64(bytes, size - 8);
-  if (verify) {
-    crc.update(bytes, frameEnd, size - 8);
+  if (verify) crc.update(bytes, frameEnd, size - 8);
+  const { postApplyChecksum, fileChecksum } = checkTrailer(header, bytes.subarray(size - TRAILER_SIZE), verify ? crc : null, file, size);
+  return { header, index, postApplyChecksum, fileChecksum, encodings };
+}
+
+/** Feeds one decoded page frame into the file checksum: its stored header (and size prefix), then the page. */
+export function hashFrame(crc: Crc64, bytes: Uint8Array, pos: number, flags: number, page: Uint8Array): void {
+  crc.update(bytes, pos, pos + (flags === PAGE_FLAG_SIZE ? PAGE_HEADER_SIZE + 4 : PAGE_HEADER_SIZE));
+  crc.update(page);
+}
+
+/**
+ * Checks the 16-byte trailer of a file of `size` bytes: the file checksum
+ * against `crc` (everything before the trailer's last 8 bytes already fed;
+ * null skips it) and the post-apply checksum rule.
+ */
+export function checkTrailer(
+  header: LtxHeader,
+  trailer: Uint8Array,
+  crc: Crc64 | null,
+  file: string | undefined,
+  size: number,
+): { postApplyChecksum: bigint; fileChecksum: bigint } {
+  const postApplyChecksum = readU64(trailer, 0);
+  const fileChecksum = readU64(trailer, 8);
+  if (crc) {
     const want = crc.digest() | CHECKSUM_FLAG;
     if (want !== fileChecksum) {
       throw new LtxError(
@@ -113,7 +132,7 @@ export function decodeLtxFile(bytes: Uint8Array, opts: DecodeFileOptions = {}): 
       offset: size - TRAILER_SIZE,
     });
   }
-  return { header, index, postApplyChecksum, fileChecksum, encodings };
+  return { postApplyChecksum, fileChecksum };
 }
 
 function indexByteLength(bytes: Uint8Array): number {

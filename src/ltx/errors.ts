@@ -20,7 +20,13 @@ export type LtxErrorCode =
   | "LTX_BAD_LZ4"
   | "LTX_CHECKSUM_MISMATCH"
   | "LTX_PGNO_MISMATCH"
-  | "LTX_NAME_MISMATCH";
+  | "LTX_NAME_MISMATCH"
+  /** A file's page size differs from the rest of the replica's chain (a foreign file). */
+  | "LTX_PAGE_SIZE_MISMATCH"
+  /** A file does not continue the chain it would be applied to (header TXIDs or database checksums). */
+  | "LTX_DISCONTINUOUS"
+  /** The state asked for needs a file that failed verification and is kept out of service. */
+  | "LTX_QUARANTINED";
 
 export interface LtxErrorDetails {
   /** Object key or path of the LTX file, when known. */

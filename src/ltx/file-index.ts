@@ -5,7 +5,7 @@
  * 16-byte trailer. Decoded into typed arrays because a 1 GiB snapshot has
  * 262,144 entries.
  */
-import { readU64Number, readUvarint } from "./bytes.ts";
+import { pushUvarint, readU64Number, readUvarint, writeU64 } from "./bytes.ts";
 import { LtxError } from "./errors.ts";
 import { HEADER_SIZE, PAGE_HEADER_SIZE, TRAILER_SIZE, lockPgno } from "./header.ts";
 
@@ -133,4 +133,23 @@ export function decodeFileIndexFromTail(
   const tailStart = fileSize - tail.length;
   if (start < tailStart) throw new LtxError("LTX_TRUNCATED", "page index starts before the bytes read", { file: opts.file, offset: start });
   return decodeFileIndex(tail.subarray(start - tailStart), start, end, opts);
+}
+
+/**
+ * The bytes a file stores for its page index: varint triples, the 0x00
+ * terminator and the u64 BE length of both (spec §7.1) — everything between
+ * the zero page header and the trailer.
+ */
+export function encodeFileIndex(fi: FileIndex): Uint8Array {
+  const idx: number[] = [];
+  for (let i = 0; i < fi.count; i++) {
+    pushUvarint(idx, fi.pgno[i] ?? 0);
+    pushUvarint(idx, fi.offset[i] ?? 0);
+    pushUvarint(idx, fi.size[i] ?? 0);
+  }
+  idx.push(0);
+  const out = new Uint8Array(idx.length + 8);
+  out.set(idx, 0);
+  writeU64(out, idx.length, idx.length);
+  return out;
 }

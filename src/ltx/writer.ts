@@ -6,9 +6,10 @@
  * SQLite database. Block encoding is what Litestream ≥ v0.5.16 writes; the
  * frame encoding (v0.5.0–v0.5.15) is available to exercise legacy readers.
  */
-import { concatBytes, pushUvarint, writeU32, writeU64 } from "./bytes.ts";
+import { concatBytes, writeU32, writeU64 } from "./bytes.ts";
 import { CHECKSUM_FLAG, Crc64 } from "./crc64.ts";
 import { LtxError } from "./errors.ts";
+import { encodeFileIndex } from "./file-index.ts";
 import { HEADER_FLAG_NO_CHECKSUM, HEADER_SIZE, PAGE_HEADER_SIZE, type LtxHeader, decodeHeader, encodeHeader, isValidPageSize, lockPgno } from "./header.ts";
 import { encodeLz4Block, encodeLz4Frame } from "./lz4.ts";
 import { PAGE_FLAG_SIZE } from "./page.ts";
@@ -25,6 +26,11 @@ export interface LtxWriteOptions {
   walSize?: number;
   walSalt1?: number;
   walSalt2?: number;
+  /**
+   * Database checksums (as LiteFS writes them; Litestream writes NoChecksum
+   * files): pre-apply (0 for a snapshot) and post-apply, each with bit 63 set.
+   */
+  checksums?: { preApply: bigint; postApply: bigint };
 }
 
 /** Incremental writer: add pages in ascending pgno order, then finish(). */
@@ -36,20 +42,23 @@ export class LtxWriter {
   private readonly index: number[] = [];
   private pos = HEADER_SIZE;
   private lastPgno = 0;
+  private readonly postApply: bigint;
   private readonly lock: number;
   private done = false;
 
   constructor(opts: LtxWriteOptions) {
     if (!isValidPageSize(opts.pageSize)) throw new RangeError(`invalid page size ${opts.pageSize}`);
     if (!(opts.minTxid >= 1 && opts.maxTxid >= opts.minTxid)) throw new RangeError(`invalid TXID range ${opts.minTxid}-${opts.maxTxid}`);
+    if (opts.checksums && (opts.checksums.postApply & CHECKSUM_FLAG) === 0n) throw new RangeError("post-apply checksum needs bit 63 set");
+    this.postApply = opts.checksums?.postApply ?? 0n;
     this.header = {
-      flags: HEADER_FLAG_NO_CHECKSUM,
+      flags: opts.checksums ? 0 : HEADER_FLAG_NO_CHECKSUM,
       pageSize: opts.pageSize,
       commit: opts.commit,
       minTxid: opts.minTxid,
       maxTxid: opts.maxTxid,
       timestamp: opts.timestamp ?? Date.now(),
-      preApplyChecksum: 0n,
+      preApplyChecksum: opts.checksums?.preApply ?? 0n,
       walOffset: opts.walOffset ?? 0,
       walSize: opts.walSize ?? 0,
       walSalt1: opts.walSalt1 ?? 0,
@@ -120,17 +129,17 @@ export class LtxWriter {
       if (last !== this.header.commit) throw new RangeError(`snapshot ends at page ${this.lastPgno}, commit is ${this.header.commit}`);
     }
     const zero = new Uint8Array(PAGE_HEADER_SIZE);
-    const idx: number[] = [];
-    for (let i = 0; i < this.index.length; i += 3) {
-      pushUvarint(idx, this.index[i] ?? 0);
-      pushUvarint(idx, this.index[i + 1] ?? 0);
-      pushUvarint(idx, this.index[i + 2] ?? 0);
-    }
-    idx.push(0);
-    const tail = new Uint8Array(idx.length + 8 + 16);
+    const n = this.index.length / 3;
+    const idx = encodeFileIndex({
+      count: n,
+      pgno: Uint32Array.from({ length: n }, (_, i) => this.index[3 * i] ?? 0),
+      offset: Float64Array.from({ length: n }, (_, i) => this.index[3 * i + 1] ?? 0),
+      size: Uint32Array.from({ length: n }, (_, i) => this.index[3 * i + 2] ?? 0),
+    });
+    const tail = new Uint8Array(idx.length + 16);
     tail.set(idx, 0);
-    writeU64(tail, idx.length, idx.length);
-    // PostApplyChecksum stays 0 (NoChecksum, as Litestream writes).
+    // PostApplyChecksum: 0 under NoChecksum, as Litestream writes.
+    writeU64(tail, idx.length, this.postApply);
     this.crc.update(zero);
     this.crc.update(tail, 0, tail.length - 8);
     writeU64(tail, tail.length - 8, this.crc.digest() | CHECKSUM_FLAG);

@@ -22,11 +22,27 @@
 import type { FileIndex } from "../ltx/file-index.ts";
 import type { LtxHeader } from "../ltx/header.ts";
 import { lockPgno } from "../ltx/header.ts";
+import { LtxError } from "../ltx/errors.ts";
 import type { LtxFileInfo } from "../replica/replica.ts";
 
-/** An LTX file the index points into. `id` is unique within one index. */
+/**
+ * An LTX file the index points into. `id` is unique within one index and never
+ * reused. `epoch` names one admission of the file's bytes (key + ETag) by the
+ * Durable Object: it is part of every cache key of the file's bytes, and a file
+ * re-admitted after it failed verification gets a new one, so bytes cached
+ * under an earlier admission can never be served again.
+ */
 export interface IndexedFile extends Omit<LtxFileInfo, "uploaded"> {
   id: number;
+  epoch: number;
+}
+
+/** What {@link PageIndex.apply} needs to know about a file (epoch 0 when the caller does not track admissions). */
+export type FileToApply = Omit<IndexedFile, "id" | "epoch"> & { epoch?: number };
+
+/** Identity of a file's bytes as served: key, ETag and admission epoch. */
+export function fileIdentity(f: Pick<IndexedFile, "key" | "etag" | "epoch">): string {
+  return `${f.key}\n${f.etag}\n${f.epoch}`;
 }
 
 export interface PageRef {
@@ -129,7 +145,7 @@ export class PageIndex {
     this.setAts = t;
   }
 
-  private addFile(info: Omit<IndexedFile, "id">, id?: number): IndexedFile {
+  private addFile(info: FileToApply, id?: number): IndexedFile {
     const file: IndexedFile = {
       id: id ?? this.nextId,
       key: info.key,
@@ -138,6 +154,7 @@ export class PageIndex {
       maxTxid: info.maxTxid,
       size: info.size,
       etag: info.etag,
+      epoch: info.epoch ?? 0,
     };
     this.nextId = Math.max(this.nextId, file.id + 1);
     this.fileMap.set(file.id, file);
@@ -145,14 +162,21 @@ export class PageIndex {
     return file;
   }
 
+  /**
+   * Points a page at a file. Invariant: refs[id] = number of pages whose
+   * fileIds entry is id, and fileMap holds exactly the files with refs > 0
+   * (between calls). The new reference is counted before the old one is
+   * released, so re-setting a page to the file it already points at never
+   * drops that file — even when it is the file's only page.
+   */
   private set(pgno: number, fileId: number, offset: number, size: number, setAt: number): void {
     const old = this.fileIds[pgno] ?? 0;
+    if (fileId !== 0) this.refs.set(fileId, (this.refs.get(fileId) ?? 0) + 1);
     if (old !== 0) this.unref(old);
     this.fileIds[pgno] = fileId;
     this.offsets[pgno] = offset;
     this.sizes[pgno] = size;
     this.setAts[pgno] = setAt;
-    if (fileId !== 0) this.refs.set(fileId, (this.refs.get(fileId) ?? 0) + 1);
   }
 
   private unref(id: number): void {
@@ -167,9 +191,9 @@ export class PageIndex {
    * Overlays one LTX file (in plan/apply order). Pages above the file's
    * Commit are dropped, so a shrinking Commit truncates the database.
    */
-  apply(info: Omit<IndexedFile, "id">, header: LtxHeader, fileIndex: FileIndex): IndexedFile {
+  apply(info: FileToApply, header: LtxHeader, fileIndex: FileIndex): IndexedFile {
     if (header.pageSize !== this.pageSize) {
-      throw new RangeError(`page size ${header.pageSize} of ${info.key} differs from the replica's ${this.pageSize}`);
+      throw new LtxError("LTX_PAGE_SIZE_MISMATCH", `page size ${header.pageSize} differs from the replica's ${this.pageSize}`, { file: info.key, offset: 8 });
     }
     const file = this.addFile(info);
     const version = this.version + 1;
@@ -287,7 +311,7 @@ export class PageIndex {
    * `truncateTo` (from {@link lowestCommitSince}) drops pages first.
    */
   merge(position: IndexPosition, files: readonly IndexedFile[], e: PageEntries, truncateTo: number | null = null): void {
-    if (position.pageSize !== this.pageSize) throw new RangeError("page size changed");
+    if (position.pageSize !== this.pageSize) throw new LtxError("LTX_PAGE_SIZE_MISMATCH", `page size changed from ${this.pageSize} to ${position.pageSize}`);
     if (truncateTo !== null) this.truncate(truncateTo);
     for (const f of files) if (!this.fileMap.has(f.id)) this.addFile(f, f.id);
     this.grow(Math.max(position.commit, e.pgno.length > 0 ? (e.pgno[e.pgno.length - 1] ?? 0) : 0));
@@ -320,11 +344,12 @@ export class PageIndex {
    * Returns how many pages changed.
    */
   adopt(fresh: PageIndex): number {
-    if (fresh.pageSize !== this.pageSize) throw new RangeError("page size changed");
+    if (fresh.pageSize !== this.pageSize) throw new LtxError("LTX_PAGE_SIZE_MISMATCH", `page size changed from ${this.pageSize} to ${fresh.pageSize}`);
     const version = this.version + 1;
     this.grow(fresh.commit);
+    // Files are the same only with the same admission epoch: a re-admitted file gets a new entry (and id).
     const byKey = new Map<string, IndexedFile>();
-    for (const f of this.fileMap.values()) byKey.set(`${f.key}\n${f.etag}`, f);
+    for (const f of this.fileMap.values()) byKey.set(fileIdentity(f), f);
     let changed = 0;
     for (let p = 1; p <= fresh.commit; p++) {
       const fid = fresh.fileIds[p] ?? 0;
@@ -339,11 +364,11 @@ export class PageIndex {
       }
       const off = fresh.offsets[p] ?? 0;
       const size = fresh.sizes[p] ?? 0;
-      if (cur && cur.file.key === ref.key && cur.file.etag === ref.etag && cur.offset === off && cur.size === size) continue;
-      let mine = byKey.get(`${ref.key}\n${ref.etag}`);
+      if (cur && fileIdentity(cur.file) === fileIdentity(ref) && cur.offset === off && cur.size === size) continue;
+      let mine = byKey.get(fileIdentity(ref));
       if (!mine) {
         mine = this.addFile(ref, this.nextId);
-        byKey.set(`${ref.key}\n${ref.etag}`, mine);
+        byKey.set(fileIdentity(mine), mine);
       }
       this.set(p, mine.id, off, size, version);
       changed++;
@@ -375,7 +400,7 @@ export class PageIndex {
   clone(): PageIndex {
     const c = new PageIndex(this.pageSize, this.fileIds.length - 1);
     c.merge(this.position, this.files, this.entries());
-    c.nextId = this.nextId;
+    c.restoreMeta(this.meta);
     return c;
   }
 }

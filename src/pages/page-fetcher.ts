@@ -6,11 +6,17 @@
  * Tiers, fastest first:
  * 1. the isolate's segment cache (raw LTX bytes; compressed, so more fits) —
  *    bounded in bytes, shared by all queries of the isolate;
- * 2. the Cache API (`caches.default`), per colo — keys are synthetic and
- *    immutable (database, object key, ETag, segment size, segment number):
- *    LTX files never change under an ETag, so nothing is ever invalidated;
- * 3. one storage range read per run of missing neighbouring segments; runs
- *    grow while access is sequential (capped at 1 MiB), and once a scan runs
+ * 2. the Cache API (`caches.default`), per colo, in aligned blocks of
+ *    {@link CACHE_BLOCK_SEGMENTS} segments (one put and one match per
+ *    256 KiB, so a scan's puts fit its subrequest budget) — keys are
+ *    synthetic and immutable (database, object key, ETag, admission epoch,
+ *    block size, block number): LTX files never change under an ETag, so
+ *    nothing is invalidated; a file the Durable Object re-admits after it
+ *    failed verification gets a new epoch, so bytes cached before are
+ *    unreachable;
+ * 3. one storage range read per run of missing neighbouring segments,
+ *    widened to whole cache blocks; runs grow while access is sequential
+ *    (capped at 1 MiB), and once a scan runs
  *    at full length the next run is fetched while SQLite works through the
  *    current one; independent runs are fetched in parallel (at most 6
  *    connections).
@@ -18,8 +24,14 @@
  * A page is decoded from the segment bytes that hold its frame (a frame may
  * straddle two segments), checked against its pgno, and kept in a small
  * decoded-page LRU.
+ *
+ * Budget: every storage read and every Cache API operation (match, put,
+ * delete) is a subrequest on Cloudflare, so all of them count toward the
+ * query's `maxStorageRequests` (its subrequest budget). Storage reads fail the
+ * query when it is spent; Cache API operations are optional and are skipped
+ * instead: a match needs room for the storage read a miss leads to, puts use
+ * only the first half of the budget, read-ahead leaves demand reads a reserve.
  */
-import { CodedError } from "../errors.ts";
 import { concatBytes } from "../ltx/bytes.ts";
 import { LtxError } from "../ltx/errors.ts";
 import { decodePageFrame } from "../ltx/page.ts";
@@ -27,6 +39,7 @@ import type { IndexedFile, PageIndex } from "../page-index/page-index.ts";
 import { StorageError, type ObjectStore } from "../replica/types.ts";
 import type { PageSource } from "../vfs/page-source.ts";
 import { ByteLru } from "./lru.ts";
+import { DEMAND_RESERVE, type FetchStats, FetchLimitError, newFetchStats, subrequests } from "./stats.ts";
 
 /** Segment size: the unit of caching and of the smallest storage read. */
 export const SEGMENT_BYTES = 64 * 1024;
@@ -34,35 +47,12 @@ export const SEGMENT_BYTES = 64 * 1024;
 export const MAX_RUN_BYTES = 1024 * 1024;
 /** Parallel storage reads per query (Workers allow 6 open connections). */
 export const MAX_PARALLEL = 6;
+/** Segments per Cache API entry: reads are widened to whole blocks so each block is put whole. */
+export const CACHE_BLOCK_SEGMENTS = 4;
+const BLOCK_BYTES = CACHE_BLOCK_SEGMENTS * SEGMENT_BYTES;
+const blockOf = (seg: number) => Math.floor(seg / CACHE_BLOCK_SEGMENTS);
 
-/** Per-query counters (the figures a query response reports). */
-export interface FetchStats {
-  /** readPage calls. */
-  pagesRead: number;
-  /** Pages served from the decoded-page LRU. */
-  pageHits: number;
-  /** Segments found in the isolate cache. */
-  isolateHits: number;
-  /** Segments found in the Cache API. */
-  cacheHits: number;
-  /** Segments that had to come from storage. */
-  cacheMisses: number;
-  /** Range reads sent to R2/S3. */
-  storageRequests: number;
-  /** Bytes received from storage. */
-  bytesFetched: number;
-}
-
-export function newFetchStats(): FetchStats {
-  return { pagesRead: 0, pageHits: 0, isolateHits: 0, cacheHits: 0, cacheMisses: 0, storageRequests: 0, bytesFetched: 0 };
-}
-
-/** Raised when a query would exceed its storage-request budget. */
-export class FetchLimitError extends CodedError<"QUERY_STORAGE_LIMIT"> {
-  constructor(limit: number) {
-    super("QUERY_STORAGE_LIMIT", `query needs more than ${limit} storage requests (limit); narrow it or raise max_storage_requests`);
-  }
-}
+export { DEMAND_RESERVE, type FetchStats, FetchLimitError, newFetchStats, subrequests } from "./stats.ts";
 
 /** Isolate-wide caches, shared by every query and database of the isolate. */
 export class IsolateCaches {
@@ -81,22 +71,29 @@ export interface FetcherOptions {
   caches: IsolateCaches;
   /** `caches.default`, or null to skip the Cache API tier. */
   edgeCache: Cache | null;
-  /** Storage requests allowed for this query. */
+  /**
+   * The query's subrequest budget: storage reads plus Cache API operations
+   * (named for what it mostly counts; Cloudflare counts both as subrequests).
+   */
   maxStorageRequests: number;
   stats?: FetchStats;
   /** Called for background work (Cache API puts) so the response need not wait. */
   waitUntil?: (p: Promise<unknown>) => void;
 }
 
-/** Isolate cache key of a segment: the database too, since ETags need not be content hashes. */
+/**
+ * Isolate cache key of a segment: the database too, since ETags need not be
+ * content hashes, and the admission epoch, so a re-admitted file never meets
+ * bytes cached before it was quarantined.
+ */
 function segKey(db: string, file: IndexedFile, seg: number): string {
-  return `${db}\n${file.key}\n${file.etag}\n${seg}`;
+  return `${db}\n${file.key}\n${file.etag}\n${file.epoch}\n${seg}`;
 }
 
-/** The Cache API key of a segment: synthetic, immutable, never served to users. */
-export function edgeCacheUrl(db: string, file: IndexedFile, seg: number): string {
+/** The Cache API key of a block of segments: synthetic, immutable, never served to users; the epoch as in {@link segKey}. */
+export function edgeCacheUrl(db: string, file: IndexedFile, block: number): string {
   const etag = file.etag.replace(/"/g, "");
-  return `https://ltx-edge.cache/v1/${encodeURIComponent(db)}/${encodeURIComponent(file.key)}/${encodeURIComponent(etag)}/${SEGMENT_BYTES}/${seg}`;
+  return `https://ltx-edge.cache/v2/${encodeURIComponent(db)}/${encodeURIComponent(file.key)}/${encodeURIComponent(etag)}/${file.epoch}/${BLOCK_BYTES}/${block}`;
 }
 
 /** A PageSource over one immutable index snapshot. */
@@ -128,7 +125,7 @@ export class IndexPageSource implements PageSource {
     const ref = this.index.lookup(pgno);
     if (!ref) throw new LtxError("LTX_BAD_INDEX", `page ${pgno} is not in the index at TXID ${this.txid}`);
     const { file, offset, size } = ref;
-    const pageKey = `${this.opts.db}\n${file.key}\n${file.etag}\n${offset}`;
+    const pageKey = `${this.opts.db}\n${file.key}\n${file.etag}\n${file.epoch}\n@${offset}`;
     const cached = this.opts.caches.pages.get(pageKey);
     if (cached) {
       this.stats.pageHits++;
@@ -144,10 +141,12 @@ export class IndexPageSource implements PageSource {
       decodePageFrame(frame, offset - base, offset - base + size, page, { file: file.key, absBase: base, expectedPgno: pgno });
     } catch (e) {
       // Never keep bytes that failed to decode, in the isolate or in the Cache API.
-      for (let s = first; s <= last; s++) {
-        this.opts.caches.segments.delete(segKey(this.opts.db, file, s));
-        const del = this.opts.edgeCache?.delete(edgeCacheUrl(this.opts.db, file, s)).catch(() => false);
-        if (del && this.opts.waitUntil) this.opts.waitUntil(del);
+      for (let s = first; s <= last; s++) this.opts.caches.segments.delete(segKey(this.opts.db, file, s));
+      for (let b = blockOf(first); b <= blockOf(last); b++) {
+        const cache = this.opts.edgeCache;
+        if (!cache || !this.takeCacheOp(0)) continue;
+        const del = cache.delete(edgeCacheUrl(this.opts.db, file, b)).catch(() => false);
+        if (this.opts.waitUntil) this.opts.waitUntil(del);
       }
       throw e;
     }
@@ -170,16 +169,18 @@ export class IndexPageSource implements PageSource {
       } else missing.push(s);
     }
     if (missing.length === 0) return out as Uint8Array[];
-    const fromEdge = await Promise.all(missing.map((s) => this.edgeGet(file, s)));
+    // One Cache API match per block that holds missing segments; a hit fills the isolate cache with the whole block.
+    const blocks = [...new Set(missing.map(blockOf))];
+    const fromEdge = new Map<number, Uint8Array>();
+    for (const got of await Promise.all(blocks.map((b) => this.edgeGet(file, b)))) if (got) for (const [s, seg] of got) fromEdge.set(s, seg);
     const toFetch: number[] = [];
-    missing.forEach((s, i) => {
-      const b = fromEdge[i];
+    for (const s of missing) {
+      const b = fromEdge.get(s);
       if (b) {
         this.stats.cacheHits++;
-        this.opts.caches.segments.set(segKey(this.opts.db, file, s), b);
         out[s - first] = b;
       } else toFetch.push(s);
-    });
+    }
     if (toFetch.length > 0) {
       const fetched = await this.fetchSegments(file, toFetch);
       for (const [s, b] of fetched) if (s >= first && s <= last) out[s - first] = b;
@@ -207,15 +208,16 @@ export class IndexPageSource implements PageSource {
    */
   private fetchAhead(file: IndexedFile, from: number): void {
     const lastSeg = Math.floor((file.size - 1) / SEGMENT_BYTES);
-    // Leave the last two requests of the budget to reads SQLite actually asked for.
-    if (from > lastSeg || this.stats.storageRequests + 2 >= this.opts.maxStorageRequests) return;
+    // A read-ahead may cost a Cache API match and a storage read; it leaves the
+    // last DEMAND_RESERVE requests of the budget to reads SQLite actually asked for.
+    if (from > lastSeg || subrequests(this.stats) + 2 + DEMAND_RESERVE > this.opts.maxStorageRequests) return;
     const firstKey = segKey(this.opts.db, file, from);
     if (this.ahead.has(firstKey) || this.opts.caches.segments.get(firstKey)) return;
     const end = Math.min(lastSeg, from + MAX_RUN_BYTES / SEGMENT_BYTES - 1);
     const into = new Map<number, Uint8Array>();
     const landed = (async (): Promise<boolean> => {
       // Another isolate may have put this run in the Cache API: then it costs no storage request.
-      if (await this.edgeGet(file, from)) return false;
+      if (await this.edgeGet(file, blockOf(from))) return false;
       await this.fetchRun(file, from, end, into);
       return true;
     })();
@@ -242,21 +244,41 @@ export class IndexPageSource implements PageSource {
     return Promise.all([...this.ahead.values()]);
   }
 
-  private async edgeGet(file: IndexedFile, seg: number): Promise<Uint8Array | null> {
+  /**
+   * Counts `n` Cache API operations if the budget has room for them plus
+   * `reserve` more requests; otherwise counts them as skipped.
+   */
+  private takeCacheOp(reserve: number, limit = this.opts.maxStorageRequests): boolean {
+    if (subrequests(this.stats) + 1 + reserve > limit) {
+      this.stats.cacheOpsSkipped++;
+      return false;
+    }
+    this.stats.cacheOps++;
+    return true;
+  }
+
+  /** A block from the Cache API, split into its segments (also put in the isolate cache), or null. */
+  private async edgeGet(file: IndexedFile, block: number): Promise<Map<number, Uint8Array> | null> {
     const cache = this.opts.edgeCache;
-    if (!cache) return null;
+    // A match is worth it only with room left for the storage read a miss leads to.
+    if (!cache || !this.takeCacheOp(1)) return null;
     try {
-      const res = await cache.match(edgeCacheUrl(this.opts.db, file, seg));
+      const res = await cache.match(edgeCacheUrl(this.opts.db, file, block));
       if (!res) return null;
       const b = new Uint8Array(await res.arrayBuffer());
-      return b.length === this.segmentLength(file, seg) ? b : null;
+      const start = block * BLOCK_BYTES;
+      if (b.length !== Math.min(BLOCK_BYTES, file.size - start)) return null;
+      const segs = new Map<number, Uint8Array>();
+      for (let o = 0; o < b.length; o += SEGMENT_BYTES) {
+        const s = block * CACHE_BLOCK_SEGMENTS + o / SEGMENT_BYTES;
+        const seg = b.slice(o, Math.min(b.length, o + SEGMENT_BYTES));
+        segs.set(s, seg);
+        this.opts.caches.segments.set(segKey(this.opts.db, file, s), seg);
+      }
+      return segs;
     } catch {
       return null; // the cache is an optimisation; storage is the truth
     }
-  }
-
-  private segmentLength(file: IndexedFile, seg: number): number {
-    return Math.min(SEGMENT_BYTES, file.size - seg * SEGMENT_BYTES);
   }
 
   /**
@@ -284,14 +306,24 @@ export class IndexPageSource implements PageSource {
       }
       if (!this.opts.caches.segments.get(segKey(this.opts.db, file, s))) wanted.add(s);
     }
+    // Whole cache blocks: each block a read touches is read (and put) whole.
+    const alignDown = (x: number) => x - (x % CACHE_BLOCK_SEGMENTS);
+    const alignEnd = (x: number) => Math.min(lastSeg, alignDown(x) + CACHE_BLOCK_SEGMENTS - 1);
+    end = alignEnd(end);
     this.nextSeg.set(file.id, { seg: end + 1, run: Math.max(1, end - from + 1) });
-    // Group into contiguous runs of at most maxRun segments.
+    // Group into contiguous runs of whole blocks, at most maxRun segments each (a multiple of the block).
     const all = [...wanted].filter((x) => x <= end || segs.includes(x)).sort((a, b) => a - b);
     const runs: [number, number][] = [];
     for (const s of all) {
       const r = runs[runs.length - 1];
-      if (r && s === r[1] + 1 && s - r[0] < maxRun) r[1] = s;
-      else runs.push([s, s]);
+      if (r && s <= r[1] + 1) r[1] = Math.max(r[1], alignEnd(s));
+      else runs.push([alignDown(s), alignEnd(s)]);
+    }
+    for (let i = 0; i < runs.length; i++) {
+      const [a, b] = runs[i] as [number, number];
+      if (b - a + 1 <= maxRun) continue;
+      runs[i] = [a, a + maxRun - 1];
+      runs.splice(i + 1, 0, [a + maxRun, b]);
     }
     const result = new Map<number, Uint8Array>();
     // A scan at full speed: fetch its next run while this one is consumed.
@@ -303,7 +335,7 @@ export class IndexPageSource implements PageSource {
   }
 
   private async fetchRun(file: IndexedFile, a: number, b: number, into: Map<number, Uint8Array>): Promise<void> {
-    if (this.stats.storageRequests >= this.opts.maxStorageRequests) throw new FetchLimitError(this.opts.maxStorageRequests);
+    if (subrequests(this.stats) >= this.opts.maxStorageRequests) throw new FetchLimitError(this.opts.maxStorageRequests);
     this.stats.storageRequests++;
     const offset = a * SEGMENT_BYTES;
     const length = Math.min(file.size, (b + 1) * SEGMENT_BYTES) - offset;
@@ -327,18 +359,26 @@ export class IndexPageSource implements PageSource {
       const seg = bytes.slice((s - a) * SEGMENT_BYTES, Math.min(bytes.length, (s - a + 1) * SEGMENT_BYTES));
       into.set(s, seg);
       this.opts.caches.segments.set(segKey(this.opts.db, file, s), seg);
-      this.edgePut(file, s, seg);
+    }
+    // Every block the run holds whole (runs are block-aligned; a file's last block may be short).
+    const lastSeg = Math.floor((file.size - 1) / SEGMENT_BYTES);
+    for (let k = blockOf(a); k <= blockOf(b); k++) {
+      const s0 = k * CACHE_BLOCK_SEGMENTS;
+      const s1 = Math.min(lastSeg, s0 + CACHE_BLOCK_SEGMENTS - 1);
+      if (s0 < a || s1 > b) continue;
+      this.edgePut(file, k, bytes.slice((s0 - a) * SEGMENT_BYTES, Math.min(bytes.length, (s1 - a + 1) * SEGMENT_BYTES)));
     }
   }
 
-  private edgePut(file: IndexedFile, seg: number, bytes: Uint8Array<ArrayBuffer>): void {
+  private edgePut(file: IndexedFile, block: number, bytes: Uint8Array<ArrayBuffer>): void {
     const cache = this.opts.edgeCache;
-    if (!cache) return;
+    // Puts are an investment in later queries: they may use only the first half of this query's budget.
+    if (!cache || !this.takeCacheOp(0, Math.floor(this.opts.maxStorageRequests / 2))) return;
     const res = new Response(bytes, {
       status: 200,
       headers: { "content-type": "application/octet-stream", "cache-control": "public, max-age=31536000, immutable" },
     });
-    const p = cache.put(edgeCacheUrl(this.opts.db, file, seg), res).catch(() => undefined);
+    const p = cache.put(edgeCacheUrl(this.opts.db, file, block), res).catch(() => undefined);
     if (this.opts.waitUntil) this.opts.waitUntil(p);
   }
 }

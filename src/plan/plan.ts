@@ -62,6 +62,55 @@ export function extendChain<F extends PlanFile>(files: readonly F[], fromTxid: n
   return out;
 }
 
+/** The newest eligible snapshot, then the longest chain from it (stopping at `stopAt` when the snapshot reaches it). */
+function longestChain<F extends PlanFile>(files: readonly F[], eligible: (f: F) => boolean, stopAt: number | null = null): F[] {
+  let snapshot: F | null = null;
+  for (const f of files) {
+    if (f.level !== SNAPSHOT_LEVEL || f.minTxid !== 1 || !eligible(f)) continue;
+    if (snapshot === null || f.maxTxid > snapshot.maxTxid) snapshot = f;
+  }
+  const plan: F[] = snapshot ? [snapshot] : [];
+  const start = snapshot ? snapshot.maxTxid : 0;
+  if (start !== stopAt) plan.push(...extendChain(files, start, eligible));
+  return plan;
+}
+
+/** The files that would take a chain ending at `reached` further. */
+export function continuing<F extends PlanFile>(files: readonly F[], reached: number): F[] {
+  return files.filter((f) => f.maxTxid > reached && f.minTxid <= reached + 1);
+}
+
+/** The latest plan that avoids some files, and which of those would have taken it further. */
+export interface AvoidingPlan<F> {
+  /** The longest chain without the avoided files (may be empty when one of them is needed from TXID 1). */
+  plan: F[];
+  /** Avoided files that continue the plan beyond where it ends: non-empty means newer state exists that the plan cannot reach. */
+  blockedBy: F[];
+}
+
+/**
+ * The latest restore plan over the files `avoid` does not reject (quarantined
+ * or foreign files). Where the chain without them stops short of what the
+ * replica holds because an avoided file is the only way on, returns the
+ * prefix and names those files in `blockedBy` instead of failing; a gap no
+ * avoided file explains still throws {@link PlanError}.
+ */
+export function planAvoiding<F extends PlanFile>(files: readonly F[], avoid: (f: F) => boolean): AvoidingPlan<F> {
+  const usable = files.filter((f) => !avoid(f));
+  const avoided = files.filter(avoid);
+  const blocking = (plan: F[]): F[] => continuing(avoided, plan.length > 0 ? (plan[plan.length - 1] as F).maxTxid : 0);
+  try {
+    const plan = usable.length > 0 ? computeRestorePlan(usable) : [];
+    return { plan, blockedBy: blocking(plan) };
+  } catch (e) {
+    if (!(e instanceof PlanError)) throw e;
+    const plan = longestChain(usable, () => true);
+    const blockedBy = blocking(plan);
+    if (blockedBy.length === 0) throw e;
+    return { plan, blockedBy };
+  }
+}
+
 /**
  * Computes the restore plan for a target. `timestampOf` gives a file's
  * timestamp (LTX header Timestamp, ms) and is required for time targets.
@@ -79,14 +128,7 @@ export function computeRestorePlan<F extends PlanFile>(
     if (target.kind === "timestamp" && (timestampOf as (f: F) => number)(f) > target.timestamp) return false;
     return true;
   };
-  let snapshot: F | null = null;
-  for (const f of files) {
-    if (f.level !== SNAPSHOT_LEVEL || f.minTxid !== 1 || !eligible(f)) continue;
-    if (snapshot === null || f.maxTxid > snapshot.maxTxid) snapshot = f;
-  }
-  const plan: F[] = snapshot ? [snapshot] : [];
-  const start = snapshot ? snapshot.maxTxid : 0;
-  if (!(target.kind === "txid" && start === target.txid)) plan.push(...extendChain(files, start, eligible));
+  const plan = longestChain(files, eligible, target.kind === "txid" ? target.txid : null);
   const reached = plan.length > 0 ? (plan[plan.length - 1] as F).maxTxid : 0;
 
   if (target.kind === "txid") {

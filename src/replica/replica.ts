@@ -16,7 +16,8 @@
  * ```
  */
 import { DEFAULT_INDEX_SUFFIX, type FileIndex, decodeFileIndex, locateFileIndex } from "../ltx/file-index.ts";
-import { HEADER_SIZE, type LtxHeader, decodeHeader } from "../ltx/header.ts";
+import { readU64 } from "../ltx/bytes.ts";
+import { HEADER_SIZE, TRAILER_SIZE, type LtxHeader, decodeHeader } from "../ltx/header.ts";
 import { LtxError } from "../ltx/errors.ts";
 import { formatTxid, parseLtxFilename } from "../ltx/txid.ts";
 import type { ObjectStore, StoredObject } from "./types.ts";
@@ -150,7 +151,7 @@ export class Replica {
    * when the index is larger than the suffix) and, for files that fit in the
    * suffix, the header from the same bytes. Two requests otherwise.
    */
-  async readIndex(file: LtxFileInfo, suffix = DEFAULT_INDEX_SUFFIX): Promise<{ header: LtxHeader; index: FileIndex }> {
+  async readIndex(file: LtxFileInfo, suffix = DEFAULT_INDEX_SUFFIX): Promise<{ header: LtxHeader; index: FileIndex; postApplyChecksum: bigint }> {
     const wantHeader = file.size > suffix;
     const [tailRes, header] = await Promise.all([
       this.store.getSuffix(file.key, suffix, file.size),
@@ -165,9 +166,11 @@ export class Replica {
     const { start, end } = locateFileIndex(tail, size, file.key);
     const tailStart = size - tail.length;
     const opts = { file: file.key, commit: h.commit, pageSize: h.pageSize };
-    if (start >= tailStart) return { header: h, index: decodeFileIndex(tail.subarray(start - tailStart), start, end, opts) };
+    // The trailer's post-apply checksum: what the next file's pre-apply checksum must equal (when both carry one).
+    const postApplyChecksum = readU64(tail, tail.length - TRAILER_SIZE);
+    if (start >= tailStart) return { header: h, index: decodeFileIndex(tail.subarray(start - tailStart), start, end, opts), postApplyChecksum };
     const more = await this.store.getRange(file.key, start, end - start);
-    return { header: h, index: decodeFileIndex(more.bytes, start, end, opts) };
+    return { header: h, index: decodeFileIndex(more.bytes, start, end, opts), postApplyChecksum };
   }
 
   /** Reads a byte range of a file (a run of page frames). */
