@@ -15,6 +15,7 @@ import type { Env } from "../env.ts";
 import { formatTxid } from "../ltx/txid.ts";
 import type { PageIndex } from "../page-index/page-index.ts";
 import { CountingStore, newCounters } from "../replica/counting.ts";
+import { TimeoutStore } from "../replica/timeout-store.ts";
 import type { Replica } from "../replica/replica.ts";
 import type { ObjectStore } from "../replica/types.ts";
 import { DbError, FULL_LIST_EVERY, Follower, errorOf } from "./follower.ts";
@@ -32,6 +33,9 @@ export const MAX_BACKOFF_MS = 60_000;
 export const MAX_WAIT_MS = 30_000;
 /** Shortest interval between polls made for waiters. */
 const WAIT_POLL_MS = 200;
+
+/** Bound on one storage request of the DO (reads of whole small files and index ranges are ≤ a few MiB). */
+const DO_STORAGE_TIMEOUT_MS = 30_000;
 
 export class DatabaseIndex extends DurableObject<Env> {
   private readonly store: IndexStore;
@@ -270,7 +274,8 @@ export class DatabaseIndex extends DurableObject<Env> {
       const cfg = this.mustCfg();
       let store: ObjectStore = openStore(this.env, cfg);
       if (this.wrapStore) store = this.wrapStore(store);
-      this.replica = openReplica(new CountingStore(store, this.counters), cfg);
+      // A hung read must never hold the DO's poll (and every RPC queued behind it) forever.
+      this.replica = openReplica(new CountingStore(new TimeoutStore(store, DO_STORAGE_TIMEOUT_MS), this.counters), cfg);
     }
     return this.replica;
   }

@@ -74,7 +74,7 @@ export class SnapshotRunner {
   pin: Pin | null;
   /** Where the kept results came from. */
   servedFrom: "live" | "time_travel" | null = null;
-  readonly totals = { calls: 0, execMs: 0, indexMs: 0, storageRequests: 0, bytesFetched: 0, isolateHits: 0, cacheHits: 0, cacheMisses: 0 };
+  readonly totals = { calls: 0, execMs: 0, indexMs: 0, storageRequests: 0, cacheOps: 0, bytesFetched: 0, isolateHits: 0, cacheHits: 0, cacheMisses: 0 };
   private readonly minTxid: number | null;
   private rows = 0;
   private bytes = 0;
@@ -182,7 +182,8 @@ export class SnapshotRunner {
       ...l,
       maxRows: Math.max(0, l.maxRows - this.rows),
       maxResponseBytes: Math.max(0, l.maxResponseBytes - this.bytes),
-      maxStorageRequests: Math.max(0, l.maxStorageRequests - this.totals.storageRequests),
+      // The pipeline's subrequest budget: storage reads and Cache API operations alike.
+      maxStorageRequests: Math.max(0, l.maxStorageRequests - this.totals.storageRequests - this.totals.cacheOps),
       queryTimeoutMs: Math.max(0, l.queryTimeoutMs - this.spentMs),
     };
     const t0 = Date.now();
@@ -204,6 +205,7 @@ export class SnapshotRunner {
     t.execMs += o.execMs;
     t.indexMs += o.snapshot.indexMs;
     t.storageRequests += o.stats.storageRequests;
+    t.cacheOps += o.stats.cacheOps;
     t.bytesFetched += o.stats.bytesFetched;
     t.isolateHits += o.stats.isolateHits + o.stats.pageHits;
     t.cacheHits += o.stats.cacheHits;

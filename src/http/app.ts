@@ -24,6 +24,7 @@ import { createHranaApp } from "../hrana/routes.ts";
 import { formatTxid } from "../ltx/txid.ts";
 import { listDatabases, requireDatabase } from "../query/databases.ts";
 import { type QueryOutcome, isolateStats, runStatements } from "../query/service.ts";
+import { subrequests } from "../pages/stats.ts";
 import { authorize } from "./auth.ts";
 import { ApiError, toApiError } from "./errors.ts";
 import { rowsJson, withRawFields } from "./json.ts";
@@ -51,6 +52,8 @@ function meta(o: QueryOutcome, startedAt: number): Record<string, unknown> {
     pages_read: o.stats.pagesRead,
     vfs_reads: o.stats.vfsReads,
     storage_requests: o.stats.storageRequests,
+    cache_ops: o.stats.cacheOps,
+    subrequests: subrequests(o.stats),
     bytes_fetched: o.stats.bytesFetched,
     isolate_hits: o.stats.isolateHits + o.stats.pageHits,
     cache_hits: o.stats.cacheHits,
@@ -67,6 +70,7 @@ function serverTiming(o: QueryOutcome): string {
     `index;dur=${o.snapshot.indexMs}`,
     `exec;dur=${o.execMs}`,
     `storage;desc="requests=${s.storageRequests} bytes=${s.bytesFetched}"`,
+    `subrequests;desc="storage=${s.storageRequests} cache=${s.cacheOps}"`,
     `cache;desc="isolate=${s.isolateHits + s.pageHits} edge=${s.cacheHits} miss=${s.cacheMisses}"`,
   ].join(", ");
 }

@@ -106,6 +106,9 @@ export class IndexPageSource implements PageSource {
   private readonly opts: FetcherOptions;
   /** Sequential-run detection: the segment after the last run fetched, per file. */
   private nextSeg = new Map<number, { seg: number; run: number }>();
+  /** Storage reads in flight, and reads waiting for one of the {@link MAX_PARALLEL} slots. */
+  private inFlight = 0;
+  private readonly slotWaiters: (() => void)[] = [];
   /** Segments of runs fetched ahead of need (a scan's next run), by segment key. */
   private readonly ahead = new Map<string, Promise<Uint8Array | null>>();
   /** First segment of each run fetched ahead → the run's end, to keep the pipeline one run ahead. */
@@ -334,6 +337,22 @@ export class IndexPageSource implements PageSource {
     return result;
   }
 
+  /**
+   * At most {@link MAX_PARALLEL} storage reads of this query in flight at once,
+   * demand reads and read-ahead together (Workers allow 6 open connections per
+   * request). The waiting promises never leave this query's own request.
+   */
+  private async slot<T>(read: () => Promise<T>): Promise<T> {
+    while (this.inFlight >= MAX_PARALLEL) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    this.inFlight++;
+    try {
+      return await read();
+    } finally {
+      this.inFlight--;
+      this.slotWaiters.shift()?.();
+    }
+  }
+
   private async fetchRun(file: IndexedFile, a: number, b: number, into: Map<number, Uint8Array>): Promise<void> {
     if (subrequests(this.stats) >= this.opts.maxStorageRequests) throw new FetchLimitError(this.opts.maxStorageRequests);
     this.stats.storageRequests++;
@@ -341,7 +360,7 @@ export class IndexPageSource implements PageSource {
     const length = Math.min(file.size, (b + 1) * SEGMENT_BYTES) - offset;
     let bytes: Uint8Array;
     try {
-      const r = await this.opts.store.getRange(file.key, offset, length);
+      const r = await this.slot(() => this.opts.store.getRange(file.key, offset, length));
       if (r.etag && file.etag && stripQuotes(r.etag) !== stripQuotes(file.etag)) {
         throw new StorageError("STORAGE_NOT_FOUND", `${file.key} was replaced (ETag changed); the index is stale`, { key: file.key });
       }

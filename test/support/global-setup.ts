@@ -31,7 +31,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
     try {
       const body = readFileSync(join(FIXTURES, path));
-      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length }).end(body);
+      // One request per connection: a kept-alive socket closed under load surfaced as "connection lost".
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length, connection: "close" }).end(body);
     } catch {
       res.writeHead(404).end();
     }

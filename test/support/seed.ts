@@ -16,9 +16,17 @@ const cache = new Map<string, Uint8Array>();
 export async function fixtureBytes(path: string): Promise<Uint8Array> {
   const hit = cache.get(path);
   if (hit) return hit;
-  const res = await fetch(`${inject("fixturesUrl")}/${path}`);
-  if (!res.ok) throw new Error(`fixture ${path}: HTTP ${res.status}`);
-  const bytes = new Uint8Array(await res.arrayBuffer());
+  let bytes: Uint8Array | null = null;
+  // The fixture server is local; a connection dropped under heavy load is retried, anything else is not.
+  for (let attempt = 1; bytes === null; attempt++) {
+    try {
+      const res = await fetch(`${inject("fixturesUrl")}/${path}`);
+      if (!res.ok) throw new Error(`fixture ${path}: HTTP ${res.status}`);
+      bytes = new Uint8Array(await res.arrayBuffer());
+    } catch (e) {
+      if (attempt >= 3 || (e instanceof Error && e.message.startsWith("fixture "))) throw e;
+    }
+  }
   cache.set(path, bytes);
   return bytes;
 }

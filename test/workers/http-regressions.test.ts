@@ -56,7 +56,7 @@ describe("time travel follows a replaced or repaired replica", () => {
     expect(after.text).toContain('"rows":[[18]]'); // small at 0x0b
   });
 
-  test("after a corrupt snapshot is repaired, time travel recovers like live reads do", async () => {
+  test("time travel never reads a corrupt snapshot, before or after its repair", async () => {
     const d = `tt-corrupt-${uid}`;
     const keys = await seedReplica(r2, "small", d);
     const good = await fixtureBytes("small/ltx/9/0000000000000001-000000000000000e.ltx");
@@ -66,14 +66,16 @@ describe("time travel follows a replaced or repaired replica", () => {
     bad[at] = (bad[at] as number) ^ 0x40;
     const key = keys.find((k) => k.includes("/0009/")) as string;
     await r2.put(key, bad);
-    expect((await post(d, { sql: "PRAGMA integrity_check", txid: "000000000000000e" })).status).toBe(502);
-    const gen = await generation(d);
+    // The snapshot fails its checksum when the DO reads it; the compaction levels cover TXID 0x0e.
+    const before = await post(d, { sql: "PRAGMA integrity_check", txid: "000000000000000e" });
+    expect(before.status, before.text).toBe(200);
+    expect(before.text).toContain('"rows":[["ok"]]');
     await r2.put(key, good);
-    expect(await generationAbove(d, gen)).toBeGreaterThan(gen);
-    // Live reads recover (on the isolate's next sync, or by healing the stale ETag): wait for that state.
-    await waitUntil(async () => (await post(d, { sql: "PRAGMA integrity_check" })).text.includes('"rows":[["ok"]]'), "live reads of the repaired snapshot");
+    // Repaired (a new ETag): live reads and time travel both answer from sound files.
+    await waitUntil(async () => (await post(d, { sql: "PRAGMA integrity_check" })).text.includes('"rows":[["ok"]]'), "live reads after the repair");
     const tt = await post(d, { sql: "PRAGMA integrity_check", txid: "000000000000000e" });
     expect(tt.status, tt.text).toBe(200);
+    expect(tt.text).toContain('"rows":[["ok"]]');
   });
 });
 

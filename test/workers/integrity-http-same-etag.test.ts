@@ -1,12 +1,4 @@
 /**
- * PENDING — enable by renaming to integrity-http-same-etag.test.ts once
- * src/query/service.ts has the isolate store hook (see the report):
- *
- *   let wrapStores: ((s: ObjectStore) => ObjectStore) | null = null;
- *   /** Test hook: wraps every store this isolate opens (fault injection, like the DO's setStoreWrapper). *\/
- *   export function setStoreWrapper(wrap: ((s: ObjectStore) => ObjectStore) | null): void { wrapStores = wrap; isolate.stores.clear(); }
- *   // in storeFor():  s = openStore(env, cfg); if (wrapStores) s = wrapStores(s);
- *
  * The end-to-end integrity case over HTTP: a flipped byte inside an LTX
  * file with the SAME ETag (injected on every read, by the DO and by the
  * isolate: no real store can produce it) is served as wrong rows and cached
@@ -21,17 +13,16 @@ import { describe, expect, test } from "vitest";
 import type { DatabaseIndex } from "../../src/durable/database-index.ts";
 import type { ScrubStepReport } from "../../src/durable/protocol.ts";
 import { formatLtxFilename } from "../../src/ltx/txid.ts";
-import * as service from "../../src/query/service.ts";
+import { testHooks } from "../../src/query/service.ts";
 import { R2Store } from "../../src/replica/r2.ts";
 import type { ObjectStore } from "../../src/replica/types.ts";
 import { expectError } from "../support/http.ts";
 import { FLIPPED, type Flip, NEEDLE, flipping, queryNeedle, trackStubs, uniq, useNeedleDb } from "./integrity-support.ts";
 
 type Wrap = ((s: ObjectStore) => ObjectStore) | null;
+/** The isolate's page reads go through this wrapper too (service.ts applies it per query). */
 const setIsolateStoreWrapper = (w: Wrap): void => {
-  const hook = (service as unknown as { setStoreWrapper?: (w: Wrap) => void }).setStoreWrapper;
-  if (!hook) throw new Error("src/query/service.ts has no setStoreWrapper test hook yet");
-  hook(w);
+  testHooks.wrapStore = w;
 };
 
 const r2 = new R2Store(env.BUCKET);
