@@ -89,6 +89,8 @@ export class EngineInstance {
   /** Runs every statement against `source` (one snapshot). The caller holds this instance. */
   async run(dbName: string, source: PageSource, statements: StatementInput[], ctx: ExecContext): Promise<ExecResult> {
     if (this.#broken !== null) throw resetError(this.#broken, "other");
+    // The wait for the engine may have used up the whole deadline: no work at all then.
+    if (Date.now() > ctx.deadline) throw timeoutError(ctx);
     this.#vfs.pin(dbName, source);
     try {
       const results: StatementResult[] = [];

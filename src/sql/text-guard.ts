@@ -55,6 +55,8 @@ const KEYWORD_OPERATORS = new Set([
 const COMPOUND_OPERATORS = new Set(["UNION", "INTERSECT", "EXCEPT"]);
 /** Punctuation lexed as "op" that builds no expression node. */
 const NOT_OPERATORS = new Set(["(", ")", ",", ".", ";"]);
+/** After these, `*` means "all columns" (`SELECT *`, `t.*`, `count(*)`), not a product. */
+const STAR_AS_COLUMNS = new Set(["(", ",", ".", "SELECT", "DISTINCT", "ALL"]);
 
 export interface SqlShape {
   /** Symbol and keyword operators. */
@@ -71,12 +73,16 @@ export interface SqlShape {
 export function sqlShape(sql: string): SqlShape {
   const shape: SqlShape = { operators: 0, depth: 0, compounds: 0, selects: 0 };
   let depth = 0;
+  let prev = "";
   for (const t of tokenize(sql)) {
+    if (t.kind === "comment") continue;
+    const text = t.kind === "op" ? sql.slice(t.start, t.end) : (upperWord(sql, t) ?? t.kind);
+    const before = prev;
+    prev = text;
     if (t.kind === "op") {
-      const text = sql.slice(t.start, t.end);
       if (text === "(") shape.depth = Math.max(shape.depth, ++depth);
       else if (text === ")") depth = Math.max(0, depth - 1);
-      else if (!NOT_OPERATORS.has(text)) shape.operators++;
+      else if (!NOT_OPERATORS.has(text) && !(text === "*" && STAR_AS_COLUMNS.has(before))) shape.operators++;
       continue;
     }
     const word = upperWord(sql, t);

@@ -35,6 +35,11 @@ describe("sqlShape", () => {
     expect(sqlShape("SELECT CASE WHEN a THEN 1 ELSE 2 END, EXISTS (SELECT 1), CAST(x AS INT), a ISNULL, b NOTNULL").operators).toBe(6);
   });
 
+  test("`*` for all columns is no operator; a product is", () => {
+    expect(sqlShape("SELECT *, t.*, count(*), DISTINCT * FROM t").operators).toBe(0);
+    expect(sqlShape("SELECT a * b, (2) * 3, ? * :x").operators).toBe(3);
+  });
+
   test("nothing inside strings, quoted names or comments counts", () => {
     expect(sqlShape("SELECT 'OR OR ((( +' AS \"AND AND\", [NOT (] -- OR ( OR\n /* AND ( */").operators).toBe(0);
     expect(sqlShape("SELECT ')' || '('").depth).toBe(0);
