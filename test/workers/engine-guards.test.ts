@@ -119,7 +119,7 @@ for (const build of ["jspi", "asyncify"] as const) {
     });
 
     test("an instance whose wasm memory grew past resetBytes is replaced after the call: memory comes back", async () => {
-      const engine = await SqlEngine.create({ build, resetBytes: 20 * MiB });
+      const engine = await SqlEngine.create({ build, instances: 1, resetBytes: 20 * MiB });
       const baseline = engine.memoryBytes;
       expect(baseline).toBeLessThan(20 * MiB);
       const e = await failure(engine.execute("mem", source(), [{ sql: bombs[0]?.[1] ?? "" }], LIMITS));
@@ -130,6 +130,14 @@ for (const build of ["jspi", "asyncify"] as const) {
       expect(results[0]?.rows).toEqual([[2000n]]);
       expect(engine.memoryBytes).toBeLessThanOrEqual(baseline + MiB);
       expect(engine.resets).toBe(0);
+    });
+
+    test("resetBytes is the budget of the whole pool: each of 2 instances gets half", async () => {
+      const engine = await SqlEngine.create({ build, instances: 2, resetBytes: 40 * MiB });
+      expect(engine.memoryBytes).toBeLessThan(20 * MiB);
+      await failure(engine.execute("mem", source(), [{ sql: bombs[0]?.[1] ?? "" }], LIMITS));
+      expect(engine.replacements).toBe(1);
+      expect(engine.memoryBytes).toBe(0);
     });
 
     test("a smaller heap limit is honoured", async () => {

@@ -57,7 +57,7 @@ for (const build of ["jspi", "asyncify"] as const) {
     const good = () => new TestPageSource(bytes, 1);
 
     test("a holder whose read never settles is taken over after its deadline plus the grace; waiters complete", async () => {
-      const engine = await SqlEngine.create({ build, stallGraceMs: 200 });
+      const engine = await SqlEngine.create({ build, instances: 1, stallGraceMs: 200 });
       const stuck = new GatedSource(bytes, 1);
       void engine.execute("a", stuck, COUNT, { ...LIMITS, timeoutMs: 100 }).catch(() => undefined);
       await stuck.reached;
@@ -71,7 +71,7 @@ for (const build of ["jspi", "asyncify"] as const) {
     });
 
     test("a waiter whose deadline comes first times out with SQL_TIMEOUT (waiting for the engine); later queries complete", async () => {
-      const engine = await SqlEngine.create({ build, stallGraceMs: 500 });
+      const engine = await SqlEngine.create({ build, instances: 1, stallGraceMs: 500 });
       const stuck = new GatedSource(bytes, 1);
       void engine.execute("a", stuck, COUNT, { ...LIMITS, timeoutMs: 100 }).catch(() => undefined);
       await stuck.reached;
@@ -93,7 +93,7 @@ for (const build of ["jspi", "asyncify"] as const) {
     });
 
     test("a full queue answers ENGINE_BUSY at once; the queued calls still complete", async () => {
-      const engine = await SqlEngine.create({ build, stallGraceMs: 100 });
+      const engine = await SqlEngine.create({ build, instances: 1, stallGraceMs: 100 });
       const stuck = new GatedSource(bytes, 1);
       void engine.execute("a", stuck, COUNT, { ...LIMITS, timeoutMs: 100 }).catch(() => undefined);
       await stuck.reached;
@@ -107,7 +107,7 @@ for (const build of ["jspi", "asyncify"] as const) {
     });
 
     test("waiters are served in arrival order", async () => {
-      const engine = await SqlEngine.create({ build });
+      const engine = await SqlEngine.create({ build, instances: 1 });
       const gate = new GatedSource(bytes, 1);
       const first = outcome(engine.execute("first", gate, COUNT, LIMITS));
       await gate.reached;
@@ -126,7 +126,7 @@ for (const build of ["jspi", "asyncify"] as const) {
     });
 
     test("an abandoned holder that resumes later finishes on its own, discarded instance and disturbs nobody", async () => {
-      const engine = await SqlEngine.create({ build, stallGraceMs: 100 });
+      const engine = await SqlEngine.create({ build, instances: 1, stallGraceMs: 100 });
       const late = new GatedSource(bytes, 1);
       const a = outcome(engine.execute("a", late, COUNT, { ...LIMITS, timeoutMs: 50 }));
       await late.reached;
@@ -145,6 +145,26 @@ for (const build of ["jspi", "asyncify"] as const) {
       ]);
       expect(again).toEqual([[[2000n]], [[2000n]]]);
       expect(engine.resets).toBe(0);
+    });
+
+    test("two instances: a stalled holder holds up nobody; the second instance serves the others", async () => {
+      const engine = await SqlEngine.create({ build, instances: 2, stallGraceMs: 60_000 });
+      const stuck = new GatedSource(bytes, 1);
+      void engine.execute("a", stuck, COUNT, { ...LIMITS, timeoutMs: 100 }).catch(() => undefined);
+      await stuck.reached;
+      const all = await Promise.all([1, 2, 3].map((i) => outcome(engine.execute(`p${i}`, good(), [{ sql: "SELECT ?", params: [i] }], LIMITS))));
+      expect(all).toEqual([[[1n]], [[2n]], [[3n]]]);
+      expect(engine.abandoned).toBe(0);
+      stuck.open();
+    });
+
+    test("two instances, both stalled: the waiter gets a slot back after the grace", async () => {
+      const engine = await SqlEngine.create({ build, instances: 2, stallGraceMs: 100 });
+      const stuck = [new GatedSource(bytes, 1), new GatedSource(bytes, 1)];
+      for (const [i, s] of stuck.entries()) void engine.execute(`s${i}`, s, COUNT, { ...LIMITS, timeoutMs: 50 }).catch(() => undefined);
+      await Promise.all(stuck.map((s) => s.reached));
+      expect(await outcome(engine.execute("w", good(), COUNT, LIMITS))).toEqual([[2000n]]);
+      expect(engine.abandoned).toBeGreaterThanOrEqual(1);
     });
 
     test("createLazy: the first caller loads the instance inside the lock; concurrent first calls share it", async () => {
