@@ -123,7 +123,7 @@ export class SqlEngine {
     this.#graceMs = options.stallGraceMs ?? DEFAULT_STALL_GRACE_MS;
     this.#slots = Array.from({ length: slots }, () => null);
     this.#users = Array.from({ length: slots }, () => null);
-    this.#lock = new FairLock(slots, this.#graceMs, (slot) => this.#onAbandon(slot));
+    this.#lock = new FairLock(slots, (slot) => this.#onAbandon(slot));
   }
 
   /** An engine whose instances are created by their first caller, inside the lock (synchronous: nothing to share). */

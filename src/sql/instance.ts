@@ -117,7 +117,7 @@ export class EngineInstance {
         await this.#dropConnection(dbName);
         throw late.error;
       }
-      return { results, stats: this.#vfs.stats(dbName) };
+      return { results, stats: { ...this.#vfs.stats(dbName), vmSteps: ctx.ticks * PROGRESS_OPS } };
     } finally {
       // From here on the source is unreachable from this instance.
       this.#vfs.unpin(dbName);

@@ -75,6 +75,8 @@ export interface ExecStats {
   pagesRead: number;
   /** VFS xRead calls made by SQLite. */
   vfsReads: number;
+  /** SQLite VM steps the call took (to PROGRESS_OPS resolution): deduct it to share one budget over several calls. */
+  vmSteps: number;
 }
 
 export interface ExecResult {

@@ -64,7 +64,10 @@ for (const build of ["jspi", "asyncify"] as const) {
       thaw = freezeClock();
       const limits = { ...LIMITS, maxVmSteps: 1_000_000 };
       // ~640k steps each: one fits, two do not.
-      expect((await engine.execute("cpu", source(), [{ sql: count(40_000) }], limits)).results[0]?.rows).toEqual([[40_000n]]);
+      const one = await engine.execute("cpu", source(), [{ sql: count(40_000) }], limits);
+      expect(one.results[0]?.rows).toEqual([[40_000n]]);
+      expect(one.stats.vmSteps).toBeGreaterThan(400_000);
+      expect(one.stats.vmSteps).toBeLessThan(1_000_000);
       const e = await failure(engine.execute("cpu", source(), [{ sql: count(40_000) }, { sql: count(40_000) }], limits));
       expect(e).toMatchObject({ code: "SQL_CPU_LIMIT", statementIndex: 1 });
       expect(e.message).toContain("1000000 SQLite VM steps");
