@@ -73,4 +73,21 @@ describe("the engine lock between requests", () => {
     expect(ok).toBeGreaterThanOrEqual(34);
     expect((await query(dbs[0] as string, JOIN, [0])).status).toBe(200);
   });
+
+  test.each([
+    ["×15,000 OR", "SELECT " + "1 OR ".repeat(15_000) + "1"],
+    ["×15,000 AND", "SELECT " + "1 AND ".repeat(15_000) + "1"],
+    ["deep parentheses", "SELECT " + "(".repeat(3_000) + "1" + ")".repeat(3_000)],
+    ["deep scalar subqueries", "SELECT " + "(SELECT ".repeat(400) + "1" + ")".repeat(400)],
+    ["deep FROM subqueries", "SELECT * FROM " + "(SELECT * FROM ".repeat(400) + "(SELECT 1)" + ")".repeat(400)],
+    ["a long CASE", "SELECT CASE " + "WHEN 0 THEN 1 ".repeat(6_000) + "ELSE 2 END"],
+    ["nested CASE", "SELECT " + "CASE WHEN 0 THEN 1 ELSE ".repeat(3_000) + "2" + " END".repeat(3_000)],
+    ["a NOT chain", "SELECT " + "NOT ".repeat(10_000) + "1"],
+  ])("%s → 400 SQL_TOO_COMPLEX before the engine; the next query is served", async (_name, sql) => {
+    const [db] = await coldDbs(1);
+    const r = await query(db as string, sql);
+    expect(r.status, r.body).toBe(400);
+    expect(JSON.parse(r.body)).toMatchObject({ error: { code: "SQL_TOO_COMPLEX" } });
+    expect((await query(db as string, JOIN, [0])).body).toContain('"rows":[[52,48663]]');
+  });
 });
