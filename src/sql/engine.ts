@@ -6,7 +6,7 @@
  *   call at a time; the second is only loaded when two calls run at once.
  *   It pays when calls wait on storage: in bench/engine-pool.workerd.ts, 12
  *   concurrent queries on 4 databases with a latency per cold page ran
- *   1.98–1.99× faster on 2 instances than on 1; CPU-bound calls gain nothing
+ *   1.84–1.99× faster on 2 instances than on 1; CPU-bound calls gain nothing
  *   (1.04×: the isolate has one thread). An instance costs 16.6 MiB idle and
  *   at most about its heap limit plus 5 MiB.
  * - Calls wait for a slot in a fair lock (src/sync/fair-lock.ts): FIFO, each
