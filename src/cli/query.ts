@@ -45,6 +45,7 @@ export const QUERY_SPEC: CommandSpec = {
     { name: "json", help: "print {columns, rows, meta} as the HTTP API does" },
     { name: "max-rows", value: "N", help: `fail when the result has more than N rows (default ${DEFAULT_MAX_ROWS})` },
     { name: "timeout", value: "MS", help: `interrupt the query after MS milliseconds (default ${DEFAULT_TIMEOUT_MS})` },
+    { name: "max-vm-steps", value: "N", help: "interrupt the query after N SQLite VM steps (default: derived from --timeout)" },
     ...REPLICA_FLAGS,
   ],
 };
@@ -57,8 +58,13 @@ the same engine as the Worker (wa-sqlite over a read-only VFS): only the pages
 SQLite needs are read from the LTX files, as range reads.
 
 Values in --params and --json use the HTTP API's encoding: INTEGER and REAL are
-JSON numbers (a REAL always has a '.' or an exponent), BLOBs are {"base64": "…"};
-in --params, {"integer": "…"} and {"real": …} force a type.
+JSON numbers (a REAL always has a '.' or an exponent: 1.0 binds as REAL, 1 as
+INTEGER), BLOBs are {"base64": "…"}; in --params, {"integer": "…"} and
+{"real": …} force a type.
+
+The Worker's guards apply: SQL text complexity, a SQLite VM-step budget
+(SQL_CPU_LIMIT; it holds even when the clock does not move), the time limit
+(SQL_TIMEOUT) and the SQLite heap limit (SQL_MEMORY_LIMIT).
 
 The table shows NULL as NULL and BLOBs as x'hex' (long values are cut; use --json
 for every byte). A summary (TXID, pages read, storage requests) goes to stderr.
@@ -95,12 +101,30 @@ function positiveInt(text: string | undefined, flag: string, fallback: number): 
   return n;
 }
 
+/**
+ * `--params` text with every top-level bare number spelled the way the HTTP
+ * API's typed forms do, so `1.0` binds as REAL and `9007199254740993` stays
+ * exact even where JSON.parse cannot see a number's source text (Node 20).
+ */
+export function typedParamsText(json: string): string {
+  let depth = 0;
+  return json.replace(/"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|[[\]{}]/g, (tok) => {
+    if (tok === "[" || tok === "{") depth++;
+    else if (tok === "]" || tok === "}") depth--;
+    else if (depth === 1 && !tok.startsWith('"')) {
+      if (/[.eE]/.test(tok)) return `{"real":${tok}}`;
+      if (!Number.isSafeInteger(Number(tok))) return `{"integer":"${tok}"}`;
+    }
+    return tok;
+  });
+}
+
 /** The statement with its parameters, validated exactly as the HTTP API does. */
 export function statementFrom(sql: string, paramsJson: string | undefined): StatementInput {
   let params: unknown;
   if (paramsJson !== undefined) {
     try {
-      params = JSON.parse(paramsJson) as unknown;
+      params = JSON.parse(typedParamsText(paramsJson)) as unknown;
     } catch (e) {
       throw badArgs(`--params is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -122,6 +146,8 @@ export async function queryCommand(args: ParsedArgs, io: CliIo): Promise<QueryOu
   const statement = statementFrom(sql, args.string("params"));
   const maxRows = positiveInt(args.string("max-rows"), "max-rows", DEFAULT_MAX_ROWS);
   const timeoutMs = positiveInt(args.string("timeout"), "timeout", DEFAULT_TIMEOUT_MS);
+  // 0: the step budget is derived from the timeout, as in the Worker.
+  const maxVmSteps = positiveInt(args.string("max-vm-steps"), "max-vm-steps", 0);
   const layout = parseLayout(args.string("layout"), "auto");
   const replica = openReplica(spec, { layout, s3: s3OptionsFrom(args, io.env) });
 
@@ -144,7 +170,8 @@ export async function queryCommand(args: ParsedArgs, io: CliIo): Promise<QueryOu
     stats,
   });
   const t1 = performance.now();
-  const r = await engine.execute("cli", source, [statement], { maxRows, maxResultBytes: MAX_RESULT_BYTES, timeoutMs });
+  // The Worker's guards: VM-step budget, deadline, SQLite heap limit (the engine's defaults).
+  const r = await engine.execute("cli", source, [statement], { maxRows, maxResultBytes: MAX_RESULT_BYTES, timeoutMs, maxVmSteps });
   const result = r.results[0] as StatementResult;
   return {
     result,

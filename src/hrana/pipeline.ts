@@ -16,8 +16,8 @@
  */
 import { ApiError, toApiError } from "../http/errors.ts";
 import type { Limits } from "../http/limits.ts";
-import { sqlTextProblem } from "../http/request.ts";
 import type { SqlParam, StatementInput } from "../sql/types.ts";
+import { sqlTextProblem } from "../sql/text-guard.ts";
 import { MAX_STORED_SQL, MAX_STORED_SQL_CHARS, type Pin, type StreamState, cloneState, decodeBaton, encodeBaton, newStreamState } from "./baton.ts";
 import { type BatchCond, type StmtReq, type StreamRequest, maxReplicationIndex, parsePipeline } from "./protocol.ts";
 import { type Outcome, type RunContext, SnapshotRunner, statementError } from "./snapshot.ts";

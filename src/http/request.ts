@@ -4,6 +4,8 @@
  * {@link ApiError} with a stable code; nothing reaches SQLite unchecked.
  */
 import { parseTxid } from "../ltx/txid.ts";
+import { sqlTextProblem } from "../sql/text-guard.ts";
+import { vmStepBudget } from "../sql/vm-budget.ts";
 import { type SqlParam, SqlReal, type StatementInput } from "../sql/types.ts";
 import { ApiError } from "./errors.ts";
 import type { IntegerMode } from "./json.ts";
@@ -24,15 +26,36 @@ function isObject(v: unknown): v is Record<string, Json> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** For each array/object of a parsed body: the keys whose number was written as a REAL literal (`1.0`, `-0.0`, `1e2`). */
+const realLiterals = new WeakMap<object, Set<string>>();
+
 /**
- * JSON.parse reviver: integer literals beyond ±(2^53−1) become exact bigints
- * (from the source text), instead of silently rounded doubles.
+ * JSON.parse reviver that keeps what the JSON text says about numbers:
+ * integer literals beyond ±(2^53−1) become exact bigints (read from the
+ * source text, not rounded doubles), and numbers written with a `.` or an
+ * exponent are remembered as REAL literals ({@link isRealLiteral}), so `1.0`
+ * binds as REAL although it parses to the same double as `1`. Needs
+ * `context.source` (workerd; Node ≥ 21); without it numbers stay plain.
  */
-function exactIntegers(this: unknown, _key: string, value: unknown, ctx?: { source?: string }): unknown {
-  if (typeof value === "number" && !Number.isSafeInteger(value) && ctx?.source !== undefined && /^-?\d+$/.test(ctx.source)) {
-    return BigInt(ctx.source);
+function exactNumbers(this: unknown, key: string, value: unknown, ctx?: { source?: string }): unknown {
+  if (typeof value !== "number" || ctx?.source === undefined) return value;
+  if (/^-?\d+$/.test(ctx.source)) return Number.isSafeInteger(value) ? value : BigInt(ctx.source);
+  if (typeof this === "object" && this !== null) {
+    let keys = realLiterals.get(this);
+    if (!keys) realLiterals.set(this, (keys = new Set()));
+    keys.add(key);
   }
   return value;
+}
+
+/** True when `holder[key]` was written as a REAL literal in the JSON text it was parsed from. */
+export function isRealLiteral(holder: object, key: string | number): boolean {
+  return realLiterals.get(holder)?.has(String(key)) ?? false;
+}
+
+/** JSON.parse with {@link exactNumbers}: big integers stay exact, REAL literals stay REAL. */
+export function parseJsonText(text: string): unknown {
+  return JSON.parse(text, exactNumbers) as unknown;
 }
 
 /** Reads a JSON body with a size cap (the Content-Length may be absent or wrong). */
@@ -50,7 +73,7 @@ export async function readJsonBody(req: Request, maxBytes: number): Promise<unkn
   if (buf.length > maxBytes) throw new ApiError("PAYLOAD_TOO_LARGE", `request body exceeds the ${maxBytes}-byte limit`);
   if (buf.length === 0) throw new ApiError("INVALID_JSON", "request body is empty; send a JSON object");
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(buf), exactIntegers) as unknown;
+    return parseJsonText(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(buf));
   } catch (e) {
     throw new ApiError("INVALID_JSON", `request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -77,7 +100,9 @@ function int64(b: bigint, where: string): bigint {
   return b;
 }
 
-function param(v: Json, where: string): SqlParam {
+/** One parameter value; `real` says the JSON text wrote it as a REAL literal (`1.0`, `1e2`). */
+function param(v: Json, where: string, real: boolean): SqlParam {
+  if (typeof v === "number" && real) return new SqlReal(v);
   if (v === null || typeof v === "boolean" || typeof v === "number" || typeof v === "string") return v;
   if (typeof v === "bigint") return int64(v, where);
   if (isObject(v)) {
@@ -104,49 +129,6 @@ function param(v: Json, where: string): SqlParam {
   throw new ApiError("SQL_BAD_PARAMS", `${where}: unsupported value; use null, a boolean, number, string, {"base64": "…"}, {"integer": "…"} or {"real": …}`);
 }
 
-/** Binary-operator tokens one statement may hold (see {@link operatorCount}). */
-export const MAX_OPERATORS = 2000;
-
-/**
- * Counts operator characters outside string literals and quoted identifiers.
- * The wa-sqlite builds have no expression-depth limit, and a chain of a few
- * thousand operators (`1+1+…`, ~8 KB of SQL) overflows the wasm stack; the
- * engine recovers, but only after throwing its instance away, so such SQL is
- * refused up front.
- */
-export function operatorCount(sql: string): number {
-  let n = 0;
-  for (let i = 0; i < sql.length; i++) {
-    const c = sql[i] as string;
-    const next = sql[i + 1];
-    if (c === "-" && next === "-") {
-      const eol = sql.indexOf("\n", i);
-      i = eol < 0 ? sql.length : eol;
-    } else if (c === "/" && next === "*") {
-      const end = sql.indexOf("*/", i + 2);
-      i = end < 0 ? sql.length : end + 1;
-    } else if (c === "'" || c === '"' || c === "`" || c === "[") {
-      const end = sql.indexOf(c === "[" ? "]" : c, i + 1);
-      i = end < 0 ? sql.length : end;
-    } else if ("+-*/%<>=|&~".includes(c)) n++;
-  }
-  return n;
-}
-
-/**
- * The checks every entry point (JSON API, Hrana, CLI) makes on SQL text before
- * SQLite sees it; `label` names the statement in the message.
- */
-export function sqlTextProblem(sql: string, limits: Limits, label: string): ApiError | null {
-  if (new TextEncoder().encode(sql).length > limits.maxSqlBytes) {
-    return new ApiError("SQL_TOO_LONG", `${label} exceeds the ${limits.maxSqlBytes}-byte limit`);
-  }
-  if (operatorCount(sql) > MAX_OPERATORS) {
-    return new ApiError("SQL_TOO_COMPLEX", `${label} has more than ${MAX_OPERATORS} operators; split the expression`);
-  }
-  return null;
-}
-
 function statement(v: Json | undefined, where: string, limits: Limits): StatementInput {
   const s = typeof v === "string" ? { sql: v } : v;
   if (!isObject(s)) throw new ApiError("BAD_REQUEST", `${where} must be an object with "sql"`);
@@ -158,11 +140,11 @@ function statement(v: Json | undefined, where: string, limits: Limits): Statemen
   if (p === undefined || p === null) return out;
   if (Array.isArray(p)) {
     if (p.length > limits.maxParams) throw new ApiError("TOO_MANY_PARAMS", `${where} has ${p.length} params; the limit is ${limits.maxParams}`);
-    out.params = p.map((x, i) => param(x, `${where}.params[${i}]`));
+    out.params = p.map((x, i) => param(x, `${where}.params[${i}]`, isRealLiteral(p, i)));
   } else if (isObject(p)) {
     const entries = Object.entries(p);
     if (entries.length > limits.maxParams) throw new ApiError("TOO_MANY_PARAMS", `${where} has ${entries.length} params; the limit is ${limits.maxParams}`);
-    out.params = Object.fromEntries(entries.map(([k, x]) => [k, param(x, `${where}.params.${k}`)]));
+    out.params = Object.fromEntries(entries.map(([k, x]) => [k, param(x, `${where}.params.${k}`, isRealLiteral(p, k))]));
   } else {
     throw new ApiError("SQL_BAD_PARAMS", `${where}.params must be an array or an object`);
   }
@@ -207,7 +189,9 @@ export function parseQueryRequest(body: unknown, kind: "query" | "batch", base: 
       const key = (REQUEST_LIMIT_KEYS as Record<string, keyof Limits>)[k];
       if (!key) throw new ApiError("BAD_REQUEST", `unknown limit ${k}; allowed: ${Object.keys(REQUEST_LIMIT_KEYS).join(", ")}`);
       if (typeof v !== "number" || !(v >= 0)) throw new ApiError("BAD_REQUEST", `limits.${k} must be a non-negative number`);
-      limits[key] = Math.min(limits[key], Math.floor(v));
+      // 0 means "derived from the time limit" for the step budget: lower what is in force, never to "derived".
+      const current = key === "maxVmSteps" ? vmStepBudget({ maxVmSteps: base.maxVmSteps, timeoutMs: base.queryTimeoutMs }) : limits[key];
+      limits[key] = key === "maxVmSteps" ? Math.max(1, Math.min(current, Math.floor(v))) : Math.min(current, Math.floor(v));
     }
   }
   return { statements, target, integers, limits };

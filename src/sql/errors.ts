@@ -13,13 +13,21 @@ export type SqlErrorCode =
   | "SQL_READONLY"
   | "SQL_TOO_MANY_ROWS"
   | "SQL_RESULT_TOO_LARGE"
-  /** Interrupted after the execute() time budget ran out. */
+  /** The execute() deadline passed, while running or while waiting for the engine. */
   | "SQL_TIMEOUT"
+  /** Interrupted after its budget of SQLite VM steps (the CPU guard that needs no clock). */
+  | "SQL_CPU_LIMIT"
+  /** SQLite ran out of its heap limit, or a value outgrew SQLITE_LIMIT_LENGTH. */
+  | "SQL_MEMORY_LIMIT"
+  /** The statement nests too deeply for the wasm stack (refused by SQLite's limits, or it overflowed and the instance was reset). */
+  | "SQL_TOO_COMPLEX"
+  /** Too many calls already wait for this engine; retry shortly. */
+  | "ENGINE_BUSY"
   /** More than one statement in one StatementInput. */
   | "SQL_MULTIPLE_STATEMENTS"
   /** Parameter count/name mismatch or an unsupported parameter type. */
   | "SQL_BAD_PARAMS"
-  /** The wasm instance trapped and was replaced; the call may be retried. */
+  /** The wasm instance trapped (not a stack overflow) and was replaced; the call may be retried. */
   | "SQL_ENGINE_RESET"
   /** Any other SQLite error (runtime errors, corrupt data, ...). */
   | "SQL_ERROR";

@@ -49,8 +49,25 @@ export interface ExecLimits {
   maxRows: number;
   /** Maximum approximate JSON size of all results of one execute() call. */
   maxResultBytes: number;
-  /** Wall-clock budget of one execute() call, measured once it holds the engine. */
+  /**
+   * Time budget of one execute() call, ms: it sets the default `deadline`
+   * and, unless `maxVmSteps` is given, the VM-step budget.
+   */
   timeoutMs: number;
+  /**
+   * SQLite VM steps all statements of one execute() may take together
+   * (SQL_CPU_LIMIT beyond); 0 or absent derives it from `timeoutMs`. This is
+   * the CPU guard that holds where the clock stands still during CPU work.
+   */
+  maxVmSteps?: number;
+  /**
+   * Absolute deadline, ms since the epoch, covering the wait for the engine
+   * and the execution (SQL_TIMEOUT beyond). Default: the time execute() is
+   * called plus `timeoutMs`.
+   */
+  deadline?: number;
+  /** Calls allowed to wait for the engine before this one is refused with ENGINE_BUSY (default 32). */
+  maxQueued?: number;
 }
 
 export interface ExecStats {
@@ -58,6 +75,8 @@ export interface ExecStats {
   pagesRead: number;
   /** VFS xRead calls made by SQLite. */
   vfsReads: number;
+  /** SQLite VM steps the call took (to PROGRESS_OPS resolution): deduct it to share one budget over several calls. */
+  vmSteps: number;
 }
 
 export interface ExecResult {

@@ -1,7 +1,7 @@
 /**
  * @module
- * Loads wa-sqlite (@journeyapps/wa-sqlite) inside workerd and owns the one
- * live module instance of a {@link SqliteRuntime}.
+ * Loads wa-sqlite (@journeyapps/wa-sqlite) instances, in workerd or Node,
+ * and caps their SQLite heap.
  *
  * - Build choice: the JSPI build when `WebAssembly.Suspending` exists (about
  *   1.4× faster than Asyncify for the same VFS), else the Asyncify build.
@@ -11,14 +11,12 @@
  *   them); the CLI passes a Node one (src/cli/wasm-node.ts). Either way the
  *   Emscripten loader gets the module through its `instantiateWasm` hook, and
  *   `locateFile` is stubbed so it never builds a URL from `import.meta.url`.
- * - wa-sqlite is not re-entrant: all use goes through {@link SqliteRuntime.exclusive}
- *   (a FIFO mutex). After a wasm trap the linear memory can be corrupt, so the
- *   instance is dropped ({@link SqliteRuntime.discard}) and the next caller
- *   gets a fresh one.
+ * - wa-sqlite is not re-entrant and an instance's memory never shrinks: who
+ *   may use an instance, and when one is replaced, is the SQL engine's
+ *   business (src/sql/engine.ts); this file only creates and configures them.
  */
 
 import * as SQLite from "@journeyapps/wa-sqlite";
-import { PromiseMutex } from "./mutex.ts";
 
 export type SqliteBuild = "jspi" | "asyncify";
 
@@ -39,6 +37,9 @@ async function defaultProvider(): Promise<SqliteWasmProvider> {
 /** The few members of the Emscripten module object that we use directly. */
 export interface SqliteWasmModule {
   readonly HEAPU8: Uint8Array;
+  readonly HEAP32: Int32Array;
+  _malloc(bytes: number): number;
+  _free(pointer: number): void;
   ccall(
     ident: string,
     returnType: "number" | "string" | null,
@@ -71,8 +72,14 @@ export function chooseBuild(requested?: SqliteBuild): SqliteBuild {
 
 function isWasmModule(value: unknown): value is SqliteWasmModule {
   if (typeof value !== "object" || value === null) return false;
-  const m = value as { HEAPU8?: unknown; ccall?: unknown };
-  return m.HEAPU8 instanceof Uint8Array && typeof m.ccall === "function";
+  const m = value as { HEAPU8?: unknown; HEAP32?: unknown; ccall?: unknown; _malloc?: unknown; _free?: unknown };
+  return (
+    m.HEAPU8 instanceof Uint8Array &&
+    m.HEAP32 instanceof Int32Array &&
+    typeof m.ccall === "function" &&
+    typeof m._malloc === "function" &&
+    typeof m._free === "function"
+  );
 }
 
 type ReceiveInstance = (instance: WebAssembly.Instance, module: WebAssembly.Module) => void;
@@ -115,60 +122,43 @@ export function isWasmTrap(error: unknown): boolean {
   );
 }
 
-export interface SqliteRuntimeOptions {
-  /** Force a build (tests); default: JSPI when supported, else Asyncify. */
-  build?: SqliteBuild;
-  /** Where the loader and wasm come from; default: the workerd provider. */
-  wasm?: SqliteWasmProvider;
+const SQLITE_CONFIG_MEMSTATUS = 9;
+
+function callNumber(module: SqliteWasmModule, name: string, args: readonly number[]): number {
+  const r = module.ccall(name, "number", args.map(() => "number" as const), args);
+  return typeof r === "number" ? r : Number.NaN;
 }
 
 /**
- * Owns at most one live wa-sqlite instance and serializes all access to it.
- * Create one per isolate (or a few, for parallelism: each costs ≥16 MiB).
+ * Caps the SQLite heap of one instance at `hardBytes` (allocations beyond it
+ * fail with SQLITE_NOMEM) and sets the soft limit at 3/4 of it, where page
+ * caches start recycling their pages instead of growing. The builds are
+ * compiled with SQLITE_DEFAULT_MEMSTATUS=0, without which the heap limits
+ * are not enforced, so SQLite is shut down, switched to memory statistics
+ * and initialized again; call this on a fresh instance, before anything is
+ * opened or registered.
  */
-export class SqliteRuntime {
-  readonly build: SqliteBuild;
-  readonly #mutex = new PromiseMutex();
-  readonly #provider: SqliteWasmProvider | undefined;
-  #instance: SqliteInstance | null = null;
-  #generation = 0;
-
-  private constructor(build: SqliteBuild, provider: SqliteWasmProvider | undefined) {
-    this.build = build;
-    this.#provider = provider;
+export function limitHeap(instance: SqliteInstance, hardBytes: number): void {
+  const m = instance.module;
+  if (callNumber(m, "sqlite3_shutdown", []) !== SQLite.SQLITE_OK) throw new Error("sqlite3_shutdown failed");
+  // sqlite3_config is variadic: in wasm its arguments travel in a buffer.
+  const args = m._malloc(8);
+  try {
+    m.HEAP32[args >> 2] = 1;
+    const rc = callNumber(m, "sqlite3_config", [SQLITE_CONFIG_MEMSTATUS, args]);
+    if (rc !== SQLite.SQLITE_OK) throw new Error(`sqlite3_config(MEMSTATUS) failed: ${rc}`);
+  } finally {
+    m._free(args);
   }
+  if (callNumber(m, "sqlite3_initialize", []) !== SQLite.SQLITE_OK) throw new Error("sqlite3_initialize failed");
+  const split = (n: number): [number, number] => [n % 2 ** 32 | 0, Math.floor(n / 2 ** 32)];
+  const hard = Math.max(1 << 20, Math.floor(hardBytes));
+  // i64 arguments are passed as (low, high) halves in these builds.
+  callNumber(m, "sqlite3_hard_heap_limit64", split(hard));
+  callNumber(m, "sqlite3_soft_heap_limit64", split(Math.floor((hard * 3) / 4)));
+}
 
-  /** Creates the runtime and its first instance (so load errors surface here). */
-  static async create(options: SqliteRuntimeOptions = {}): Promise<SqliteRuntime> {
-    const runtime = new SqliteRuntime(chooseBuild(options.build), options.wasm);
-    await runtime.exclusive(async () => undefined);
-    return runtime;
-  }
-
-  /** Callers holding or waiting for the instance. */
-  get queueLength(): number {
-    return this.#mutex.pending;
-  }
-
-  /**
-   * Runs `fn` with exclusive use of the live instance (FIFO), creating a new
-   * instance first if the previous one was discarded.
-   */
-  exclusive<R>(fn: (instance: SqliteInstance) => Promise<R>): Promise<R> {
-    return this.#mutex.run(async () => {
-      if (this.#instance === null) {
-        this.#instance = await instantiateSqlite(this.build, ++this.#generation, this.#provider);
-      }
-      return fn(this.#instance);
-    });
-  }
-
-  /**
-   * Drops the live instance (call after a trap, while holding the lock).
-   * Nothing is closed: after a trap the heap may be corrupt, so the whole
-   * instance is left to the garbage collector.
-   */
-  discard(instance?: SqliteInstance): void {
-    if (instance === undefined || this.#instance === instance) this.#instance = null;
-  }
+/** SQLite heap in use (bytes) on an instance with memory statistics on ({@link limitHeap}). */
+export function heapUsed(instance: SqliteInstance): number {
+  return callNumber(instance.module, "sqlite3_memory_used", []);
 }

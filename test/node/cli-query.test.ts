@@ -7,6 +7,7 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, expect, test } from "vitest";
 import { bufferIo } from "../../src/cli/io.ts";
 import { main } from "../../src/cli/main.ts";
@@ -15,6 +16,7 @@ import type { FixtureManifest, FixtureQuery } from "../support/fixtures.ts";
 const REPO = join(import.meta.dirname, "..", "..");
 const BIN = join(REPO, "bin", "ltx-edge.mjs");
 const FIX = join(REPO, "test", "fixtures");
+const FREEZE_CLOCK = pathToFileURL(join(REPO, "test", "support", "freeze-clock.mjs")).href;
 
 /** JSON with SQLite types kept: INTEGER literals become {int}, REAL literals (with . or e) {real} (Node 20's JSON.parse has no source access). */
 type Typed = null | boolean | string | { int: string } | { real: number } | Typed[] | { [k: string]: Typed };
@@ -42,6 +44,16 @@ interface Run {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/** The real bin as a child process, with extra Node flags. */
+function runBin(nodeFlags: string[], argv: string[]): Promise<Run> {
+  return new Promise<Run>((resolve) => {
+    execFile(process.execPath, [...nodeFlags, BIN, ...argv], { cwd: REPO }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 async function run(...argv: string[]): Promise<Run> {
@@ -174,13 +186,38 @@ describe("query", () => {
     expect(h.stdout).toContain("--max-rows N");
   });
 
+  test("--params: 1.0, -0.0, 1e2 and 2.5E-3 bind as REAL, 1 and -0 as INTEGER, big integers exactly", async () => {
+    const { typed } = await queryJson(
+      join(FIX, "small"),
+      "SELECT typeof(?1), typeof(?2), typeof(?3), typeof(?4), typeof(?5), typeof(?6), ?7, ?3 / 8, ?5 / 2",
+      "--params",
+      "[1.0, -0.0, 1e2, 2.5E-3, 1, -0, 9223372036854775807]",
+    );
+    expect((typed as { rows: Typed }).rows).toEqual([
+      ["real", "real", "real", "real", "integer", "integer", { int: "9223372036854775807" }, { real: 12.5 }, { int: "0" }],
+    ]);
+  });
+
+  test("with the clock frozen (as Workers run CPU work), an endless CTE stops on its VM-step budget with SQL_CPU_LIMIT", async () => {
+    const endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+    const explicit = await runBin(["--import", FREEZE_CLOCK], ["query", join(FIX, "small"), endless, "--max-vm-steps", "3000000"]);
+    expect(explicit.code, explicit.stderr).toBe(1);
+    expect(explicit.stderr).toMatch(/^ltx-edge: error: SQL_CPU_LIMIT: query exceeded its CPU budget of 3000000 SQLite VM steps/);
+    expect(explicit.stdout).toBe("");
+    // Derived from --timeout: the clock never moves, the step budget still ends it.
+    const derived = await runBin(["--import", FREEZE_CLOCK], ["query", join(FIX, "small"), endless, "--timeout", "50", "--json"]);
+    expect(derived.code, derived.stderr).toBe(1);
+    expect(derived.stderr).toMatch(/SQL_CPU_LIMIT: query exceeded its CPU budget of \d+ SQLite VM steps/);
+  });
+
+  test("the SQL text guard applies: a 15,000-term OR is SQL_TOO_COMPLEX before SQLite sees it", async () => {
+    const r = await run("query", join(FIX, "small"), "SELECT " + "1 OR ".repeat(15_000) + "1");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^ltx-edge: error: CLI_BAD_ARGS: SQL_TOO_COMPLEX: /);
+  });
+
   test("the real bin runs a query", async () => {
-    const r = await new Promise<Run>((resolve) => {
-      execFile(process.execPath, [BIN, "query", join(FIX, "small"), "SELECT count(*) AS n FROM users", "--json"], { cwd: REPO }, (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      });
-    });
+    const r = await runBin([], ["query", join(FIX, "small"), "SELECT count(*) AS n FROM users", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as JsonOut;
     expect(out.columns).toEqual(["n"]);
