@@ -21,6 +21,7 @@ import type { Limits } from "../http/limits.ts";
 import type { ReadTarget } from "../http/request.ts";
 import { type QueryOutcome, runStatements } from "../query/service.ts";
 import { SqlError } from "../sql/errors.ts";
+import { vmStepBudget } from "../sql/vm-budget.ts";
 import type { StatementInput, StatementResult } from "../sql/types.ts";
 import type { Pin } from "./baton.ts";
 import { approxResultBytes } from "./values.ts";
@@ -37,7 +38,7 @@ export interface RunContext {
 /** Errors that depend only on the SQL text, not on the data: true on every snapshot. */
 const DATA_INDEPENDENT = new Set(["SQL_READONLY", "SQL_MULTIPLE_STATEMENTS", "SQL_BAD_PARAMS"]);
 /** The pipeline ran out of a budget: the failing statement and every later one fail. */
-const BUDGET = new Set(["SQL_TOO_MANY_ROWS", "SQL_RESULT_TOO_LARGE", "SQL_TIMEOUT"]);
+const BUDGET = new Set(["SQL_TOO_MANY_ROWS", "SQL_RESULT_TOO_LARGE", "SQL_TIMEOUT", "SQL_CPU_LIMIT"]);
 
 /** Newest live snapshot this isolate has seen per database: a pin below it is no longer live here. */
 const newestLive = new Map<string, Pin>();
@@ -74,7 +75,7 @@ export class SnapshotRunner {
   pin: Pin | null;
   /** Where the kept results came from. */
   servedFrom: "live" | "time_travel" | null = null;
-  readonly totals = { calls: 0, execMs: 0, indexMs: 0, storageRequests: 0, cacheOps: 0, bytesFetched: 0, isolateHits: 0, cacheHits: 0, cacheMisses: 0 };
+  readonly totals = { calls: 0, execMs: 0, indexMs: 0, storageRequests: 0, cacheOps: 0, vmSteps: 0, bytesFetched: 0, isolateHits: 0, cacheHits: 0, cacheMisses: 0 };
   private readonly minTxid: number | null;
   private rows = 0;
   private bytes = 0;
@@ -185,6 +186,8 @@ export class SnapshotRunner {
       // The pipeline's subrequest budget: storage reads and Cache API operations alike.
       maxStorageRequests: Math.max(0, l.maxStorageRequests - this.totals.storageRequests - this.totals.cacheOps),
       queryTimeoutMs: Math.max(0, l.queryTimeoutMs - this.spentMs),
+      // One VM-step budget for the whole pipeline (the pipeline's, not each call's).
+      maxVmSteps: Math.max(1, vmStepBudget({ maxVmSteps: l.maxVmSteps, timeoutMs: l.queryTimeoutMs }) - this.totals.vmSteps),
     };
     const t0 = Date.now();
     let o: QueryOutcome;
@@ -206,6 +209,7 @@ export class SnapshotRunner {
     t.indexMs += o.snapshot.indexMs;
     t.storageRequests += o.stats.storageRequests;
     t.cacheOps += o.stats.cacheOps;
+    t.vmSteps += o.stats.vmSteps;
     t.bytesFetched += o.stats.bytesFetched;
     t.isolateHits += o.stats.isolateHits + o.stats.pageHits;
     t.cacheHits += o.stats.cacheHits;

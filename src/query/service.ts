@@ -25,8 +25,7 @@ import { TimeoutStore } from "../replica/timeout-store.ts";
 import type { ObjectStore } from "../replica/types.ts";
 import { SqlEngine } from "../sql/engine.ts";
 import type { StatementInput, StatementResult } from "../sql/types.ts";
-import { SingleFlight } from "../sync/single-flight.ts";
-import { guardRpc, LiveIndexes, type LiveEntry, RPC_TIMEOUT_MS, SYNC_STALE_MS } from "./live-index.ts";
+import { guardRpc, LiveIndexes, type LiveEntry, RPC_TIMEOUT_MS } from "./live-index.ts";
 import { TimeTravelIndexes } from "./time-travel.ts";
 
 /** Live indexes kept per isolate (bytes; the largest databases are evicted first by recency). */
@@ -55,7 +54,6 @@ export interface DatabaseRpc extends IndexRpc {
 /** Everything one isolate keeps between requests. */
 class IsolateState {
   engine: SqlEngine | null = null;
-  readonly engineFlight = new SingleFlight<SqlEngine>(SYNC_STALE_MS);
   caches: IsolateCaches | null = null;
   readonly live = new LiveIndexes(LIVE_INDEX_BYTES, LIVE_DATABASES);
   readonly timeTravel = new TimeTravelIndexes();
@@ -64,11 +62,9 @@ class IsolateState {
 
 const isolate = new IsolateState();
 
-/** The isolate's engine. Created by the first request that needs it; others wait with their own deadline. */
-async function engine(deadline: number): Promise<SqlEngine> {
-  if (isolate.engine) return isolate.engine;
-  const e = await isolate.engineFlight.run(() => SqlEngine.create(), deadline, () => new CodedError("ENGINE_BUSY", "the SQL engine is still starting; retry"));
-  isolate.engine ??= e;
+/** The isolate's engine: a plain object, created synchronously; its wasm instances load inside its lock. */
+function engine(limits: Limits): SqlEngine {
+  isolate.engine ??= SqlEngine.createLazy({ heapLimitBytes: limits.sqliteHeapBytes, resetBytes: limits.engineResetBytes });
   return isolate.engine;
 }
 
@@ -182,7 +178,7 @@ function forgetOtherGenerations(e: LiveEntry): void {
 export interface QueryOutcome {
   results: StatementResult[];
   snapshot: Snapshot;
-  stats: FetchStats & { vfsReads: number };
+  stats: FetchStats & { vfsReads: number; vmSteps: number };
   execMs: number;
   engine: string;
   freshness: Freshness;
@@ -222,12 +218,16 @@ export async function runStatements(
     });
     const t0 = Date.now();
     try {
-      const eng = await engine(t0 + limits.queryTimeoutMs);
+      const eng = engine(limits);
       // One connection per database and generation: SQLite's page cache must never span two histories.
       const running = eng.execute(`${cfg.name}#${snapshot.held.generation}`, source, statements, {
         maxRows: limits.maxRows,
         maxResultBytes: limits.maxResponseBytes,
         timeoutMs: limits.queryTimeoutMs,
+        maxVmSteps: limits.maxVmSteps,
+        // Waiting for the engine counts: the query's time starts now, not when it gets a turn.
+        deadline: t0 + limits.queryTimeoutMs,
+        maxQueued: limits.maxQueuedQueries,
       });
       // Read-ahead still in flight when the query ends finishes in the background (it fills the caches).
       waitUntil(running.catch(() => undefined).then(() => source.settle()));
@@ -235,7 +235,7 @@ export async function runStatements(
       return {
         results: r.results,
         snapshot,
-        stats: { ...stats, vfsReads: r.stats.vfsReads },
+        stats: { ...stats, vfsReads: r.stats.vfsReads, vmSteps: r.stats.vmSteps },
         execMs: Date.now() - t0,
         engine: eng.build,
         freshness: snapshot.held.freshness,
@@ -284,6 +284,10 @@ export function isolateStats(): Record<string, number> {
     pageCacheBytes: isolate.caches?.pages.byteLength ?? 0,
     databases: isolate.live.size,
     liveIndexBytes: isolate.live.byteLength,
+    engineMemoryBytes: isolate.engine?.memoryBytes ?? 0,
+    engineReplacements: isolate.engine?.replacements ?? 0,
+    engineResets: isolate.engine?.resets ?? 0,
+    engineAbandoned: isolate.engine?.abandoned ?? 0,
     timeTravelIndexBytes: isolate.timeTravel.byteLength,
   };
 }

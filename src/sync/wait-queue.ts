@@ -15,16 +15,6 @@
  * few milliseconds. If the worker never finishes (its request was cancelled
  * mid-way), every waiter still ends at its own deadline.
  *
- * Caveat, measured on workerd 2026-04-26 (test/workers/engine-requests.test.ts
- * fails with a lock built on this class): calling a waiter's resolver from
- * *another* request throws "Cannot perform I/O on behalf of a different
- * request" there, and the waiter's request hangs; clearing the waiter's timer
- * from another request breaks its promise ("Promise will never complete").
- * Hand-overs between requests therefore only work inside one request (or
- * one Durable Object). The engine's lock (fair-lock.ts) hands over plain data
- * and lets each waiter wake on its own timer or on a promise the releaser
- * itself created and resolves.
- *
  * Invariants:
  * - a slot is settled exactly once: by a hand-over, a failure, or its deadline;
  * - a settled slot is no longer queued, so a hand-over only ever reaches a
