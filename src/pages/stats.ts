@@ -27,15 +27,34 @@ export interface FetchStats {
   cacheOps: number;
   /** Cache API operations skipped to stay within the budget. */
   cacheOpsSkipped: number;
+  /** Index chunks fetched from the Durable Object (one RPC each): subrequests too. */
+  indexRequests: number;
+  /** Bytes of index chunks received from the Durable Object. */
+  indexBytes: number;
+  /** Index chunks found in the Cache API. */
+  indexCacheHits: number;
 }
 
 export function newFetchStats(): FetchStats {
-  return { pagesRead: 0, pageHits: 0, isolateHits: 0, cacheHits: 0, cacheMisses: 0, storageRequests: 0, bytesFetched: 0, cacheOps: 0, cacheOpsSkipped: 0 };
+  return {
+    pagesRead: 0,
+    pageHits: 0,
+    isolateHits: 0,
+    cacheHits: 0,
+    cacheMisses: 0,
+    storageRequests: 0,
+    bytesFetched: 0,
+    cacheOps: 0,
+    cacheOpsSkipped: 0,
+    indexRequests: 0,
+    indexBytes: 0,
+    indexCacheHits: 0,
+  };
 }
 
-/** Subrequests a query has made: storage reads and Cache API operations. */
+/** Subrequests a query has made: storage reads, Cache API operations and index chunk RPCs. */
 export function subrequests(stats: FetchStats): number {
-  return stats.storageRequests + stats.cacheOps;
+  return stats.storageRequests + stats.cacheOps + stats.indexRequests;
 }
 
 /** Requests of the budget read-ahead never takes: they stay for reads SQLite asked for. */
