@@ -82,6 +82,11 @@ export class ChunkStore {
     this.#sql.exec(`INSERT OR REPLACE INTO index_roots (name, meta, chunks) VALUES (?, ?, ?)`, name, JSON.stringify(meta), chunks);
   }
 
+  /** {@link setRoot} in a transaction of its own. */
+  setRootAtomically(name: string, root: IndexRoot): void {
+    this.#sql.storage.transactionSync(() => this.setRoot(name, root));
+  }
+
   /** Forgets a root (its chunks become unreferenced unless another root uses them). */
   deleteRoot(name: string): void {
     const old = this.root(name);

@@ -18,6 +18,7 @@ import { lockPgno } from "../ltx/header.ts";
 import { buildChunks, type PlanSource } from "../page-index/chunk-build.ts";
 import { type ChunkFile, type ChunkRef, ChunkData, chunkCount, chunkOf, pagesIn } from "../page-index/chunk.ts";
 import { ID_BYTES, type IndexRoot, type RootPosition, hexToId, idToHex } from "../page-index/root.ts";
+import type { IndexPosition } from "../page-index/page-index.ts";
 import type { ChunkStore } from "./chunk-store.ts";
 import type { CountedSql } from "./persist.ts";
 
@@ -75,7 +76,8 @@ export class ChunkedIndex {
     this.#files = files;
   }
 
-  static #table(sql: CountedSql): void {
+  /** Creates the tables (idempotent). */
+  static createTables(sql: CountedSql): void {
     sql.exec(
       `CREATE TABLE IF NOT EXISTS index_files (fkey TEXT PRIMARY KEY, key TEXT NOT NULL, etag TEXT NOT NULL, epoch INTEGER NOT NULL, level INTEGER NOT NULL, min_txid INTEGER NOT NULL, max_txid INTEGER NOT NULL, size INTEGER NOT NULL, pages INTEGER NOT NULL)`,
     );
@@ -83,7 +85,7 @@ export class ChunkedIndex {
 
   /** The live index stored in `store`, or null when there is none yet. */
   static load(store: ChunkStore, sql: CountedSql): ChunkedIndex | null {
-    ChunkedIndex.#table(sql);
+    ChunkedIndex.createTables(sql);
     const root = store.root("live");
     if (!root) return null;
     const files: FileUse = new Map();
@@ -95,7 +97,7 @@ export class ChunkedIndex {
 
   /** Makes `built` the live index (replacing whatever was live) at the given identity. */
   static create(store: ChunkStore, sql: CountedSql, built: BuiltRoot, id: { lineage: string; generation: number; version: number }): ChunkedIndex {
-    ChunkedIndex.#table(sql);
+    ChunkedIndex.createTables(sql);
     const x = new ChunkedIndex(store, sql, { ...id, ...position(built), chunks: built.chunks }, new Map());
     x.#commit(x.#root, built.files, null);
     return x;
@@ -103,6 +105,11 @@ export class ChunkedIndex {
 
   get root(): IndexRoot {
     return this.#root;
+  }
+  /** Position and version (what follower state and status report). */
+  get position(): IndexPosition {
+    const r = this.#root;
+    return { pageSize: r.pageSize, version: r.version, commit: r.commit, txid: r.txid, timestamp: r.timestamp };
   }
   get pageSize(): number {
     return this.#root.pageSize;

@@ -13,19 +13,20 @@ import { type DatabaseConfig, databaseConfig } from "../config/databases.ts";
 import { databasesConfig, openReplica, openStore } from "../config/open-replica.ts";
 import type { Env } from "../env.ts";
 import { formatTxid } from "../ltx/txid.ts";
-import type { PageIndex } from "../page-index/page-index.ts";
+import { type IndexRoot, ID_BYTES } from "../page-index/root.ts";
 import { CountingStore, newCounters } from "../replica/counting.ts";
 import { TimeoutStore } from "../replica/timeout-store.ts";
 import type { Replica } from "../replica/replica.ts";
 import type { ObjectStore } from "../replica/types.ts";
+import type { ChunkedIndex } from "./chunked-index.ts";
 import { DbError, FULL_LIST_EVERY, Follower, errorOf } from "./follower.ts";
-import { PAYLOAD_PAGES, deltaPayload, fullPayload } from "./payload.ts";
 import { IndexStore, type PersistedState } from "./persist.ts";
-import type { DbState, DbStatus, Freshness, IndexPayload, RpcResult, ScrubReport, SnapshotRequest, TimeTravelTarget } from "./protocol.ts";
+import { type DbState, type DbStatus, type Freshness, MAX_CHUNKS_PER_CALL, type RootPayload, type RootRequest, type RpcResult, type ScrubReport, type TimeTravelTarget } from "./protocol.ts";
+import type { IndexPosition } from "../page-index/page-index.ts";
 import { SCRUB_BYTES_PER_ALARM, SCRUB_STEPS_PER_ALARM } from "./scrub.ts";
 import { buildAt } from "./time-travel.ts";
 
-export { FULL_LIST_EVERY, PAYLOAD_PAGES };
+export { FULL_LIST_EVERY };
 
 /** Longest back-off after storage errors. */
 export const MAX_BACKOFF_MS = 60_000;
@@ -54,7 +55,7 @@ export class DatabaseIndex extends DurableObject<Env> {
     this.follower = new Follower(this.store, () => this.getReplica());
   }
 
-  private get index(): PageIndex | null {
+  private get index(): ChunkedIndex | null {
     return this.follower.index;
   }
 
@@ -64,17 +65,52 @@ export class DatabaseIndex extends DurableObject<Env> {
 
   // ---------------------------------------------------------------- RPC API
 
-  /** The index as a full (paged) payload, or a delta since the caller's version. */
-  async snapshot(name: string, req: SnapshotRequest = {}): Promise<RpcResult<IndexPayload>> {
+  /**
+   * The live index for an isolate that holds `req` (nothing, or a version of
+   * it): "same", the chunks changed since (a delta of a few dozen bytes after
+   * one L0 file), or the whole root (16 bytes per 4096 pages). Never one that
+   * names a quarantined file.
+   */
+  async root(name: string, req: RootRequest = {}): Promise<RpcResult<RootPayload>> {
     return this.rpc(name, async () => {
       const index = await this.ensureIndex();
       this.follower.integrity.assertServable(index);
-      const state = this.follower.mustState();
-      const since = req.sinceVersion;
-      const delta = req.fromPgno === undefined && req.generation === state.generation && since !== undefined && since <= index.version;
-      const d = delta ? deltaPayload(index, state.generation, this.freshness(), since) : null;
-      return d ?? this.fullPayload(index, req.fromPgno ?? 1, req.maxPages);
+      const root = index.root;
+      const freshness = this.freshness();
+      if (req.lineage === root.lineage && req.generation === root.generation && req.version !== undefined && req.version <= root.version) {
+        if (req.version === root.version) return { kind: "same", freshness };
+        const changed = this.store.chunks.changedSince(req.version, root.version);
+        if (changed !== null) {
+          const n = root.chunks.length / ID_BYTES;
+          const list = [...changed].filter((c) => c < n).sort((a, b) => a - b);
+          const ids = new Uint8Array(list.length * ID_BYTES);
+          list.forEach((c, k) => ids.set(root.chunks.subarray(c * ID_BYTES, (c + 1) * ID_BYTES), k * ID_BYTES));
+          const { chunks: _, ...pos } = root;
+          return { kind: "delta", delta: { ...pos, fromVersion: req.version, changed: Uint32Array.from(list), ids }, freshness };
+        }
+      }
+      return { kind: "full", root, freshness };
     });
+  }
+
+  /**
+   * Index chunks by id (at most {@link MAX_CHUNKS_PER_CALL}), for isolates
+   * loading the chunks a query touches. Chunks are immutable; a chunk no root
+   * has used for a while may be gone (INDEX_CHUNK_GONE: sync the root again).
+   */
+  async chunks(name: string, ids: string[]): Promise<RpcResult<Uint8Array[]>> {
+    return this.rpc(
+      name,
+      async () => {
+        if (!Array.isArray(ids) || ids.length > MAX_CHUNKS_PER_CALL) throw new DbError("BAD_REQUEST", `ask for 1 to ${MAX_CHUNKS_PER_CALL} chunks per call`);
+        return ids.map((id) => {
+          const b = typeof id === "string" ? this.store.chunks.get(id) : null;
+          if (!b) throw new DbError("INDEX_CHUNK_GONE", `index chunk ${String(id)} is no longer stored; the index moved on`);
+          return b;
+        });
+      },
+      { use: false },
+    );
   }
 
   /** Position, lag, poll state, last error, sizes and storage counters. */
@@ -95,7 +131,7 @@ export class DatabaseIndex extends DurableObject<Env> {
   }
 
   /** Polls now and resolves once the position reaches `minTxid` (read-your-writes). */
-  async waitFor(name: string, minTxid: number, timeoutMs: number): Promise<RpcResult<IndexPayload["position"]>> {
+  async waitFor(name: string, minTxid: number, timeoutMs: number): Promise<RpcResult<IndexPosition>> {
     return this.rpc(name, async () => {
       let index = await this.ensureIndex();
       const deadline = Date.now() + Math.min(Math.max(0, timeoutMs), MAX_WAIT_MS);
@@ -119,15 +155,16 @@ export class DatabaseIndex extends DurableObject<Env> {
   }
 
   /**
-   * The index as of an earlier TXID or time, built on demand from a restore
-   * plan to that point (without disturbing the live index), paged like snapshot().
+   * The root of the index as of an earlier TXID or time, built on demand from
+   * a restore plan to that point (without disturbing the live index); its
+   * chunks load through chunks() like the live ones.
    */
-  async indexAt(name: string, target: TimeTravelTarget, fromPgno = 1, maxPages?: number): Promise<RpcResult<IndexPayload>> {
+  async rootAt(name: string, target: TimeTravelTarget): Promise<RpcResult<{ root: IndexRoot; freshness: Freshness }>> {
     return this.rpc(name, async () => {
       const live = await this.ensureIndex();
       if ("txid" in target && target.txid === live.txid) {
         this.follower.integrity.assertServable(live);
-        return this.fullPayload(live, fromPgno, maxPages);
+        return { root: live.root, freshness: this.freshness() };
       }
       if ("txid" in target && target.txid > live.txid) {
         throw new DbError(
@@ -137,16 +174,21 @@ export class DatabaseIndex extends DurableObject<Env> {
       }
       const { integrity, timeTravel, builder } = this.follower;
       const key = JSON.stringify(target);
-      let index = timeTravel.get(key);
-      if (index && integrity.hasStaleEpochs(index)) index = undefined;
-      if (!index) {
+      let root = timeTravel.get(key);
+      let files = root ? timeTravel.filesOf(key) : [];
+      if (root && integrity.hasStaleEpochs({ files, txid: root.txid })) root = undefined;
+      if (!root) {
         const plan = "txid" in target ? ({ kind: "txid", txid: target.txid } as const) : ({ kind: "timestamp", timestamp: target.timestamp } as const);
-        index = await buildAt(await this.getReplica().listFiles(), plan, builder, integrity);
-        // A time at or after the newest file's may resolve to a newer state later: never cache it.
-        if ("txid" in target || target.timestamp < live.timestamp) timeTravel.set(key, index);
+        const built = await this.serialized(async () => buildAt(await this.getReplica().listFiles(), plan, builder, integrity));
+        // Its own lineage-qualified identity: version -1 never matches a live version, so no delta is ever taken from it.
+        const id = { lineage: live.root.lineage, generation: live.generation, version: -1 };
+        files = [...built.built.files.values()].map((x) => x.file);
+        // A time at or after the newest file's may resolve to a newer state later: never kept.
+        const keep = "txid" in target || target.timestamp < live.timestamp;
+        root = keep ? timeTravel.set(key, built, id) : timeTravel.setTransient(built, id);
       }
-      integrity.assertServable(index);
-      return this.fullPayload(index, fromPgno, maxPages);
+      integrity.assertServable({ files, txid: root.txid });
+      return { root, freshness: this.freshness() };
     });
   }
 
@@ -160,7 +202,7 @@ export class DatabaseIndex extends DurableObject<Env> {
   }
 
   /** A Worker found a file of the index missing (404): heal now. */
-  async reportMissing(name: string, key: string): Promise<RpcResult<IndexPayload["position"]>> {
+  async reportMissing(name: string, key: string): Promise<RpcResult<IndexPosition>> {
     return this.rpc(name, async () => {
       const index = await this.ensureIndex();
       // Time-travel indexes pointing at the file are void: rebuilt (or refused with 410) on the next ask.
@@ -327,7 +369,7 @@ export class DatabaseIndex extends DurableObject<Env> {
     return run;
   }
 
-  private async ensureIndex(): Promise<PageIndex> {
+  private async ensureIndex(): Promise<ChunkedIndex> {
     if (this.index) return this.index;
     await this.serialized(async () => {
       if (this.index) return;
@@ -367,14 +409,13 @@ export class DatabaseIndex extends DurableObject<Env> {
     return "ok";
   }
 
-  private fullPayload(index: PageIndex, fromPgno: number, maxPages = PAYLOAD_PAGES): IndexPayload {
-    return fullPayload(index, this.follower.mustState().generation, this.freshness(), fromPgno, maxPages);
-  }
+
 
   private describe(): DbStatus {
     const state = this.follower.mustState();
     const cfg = this.mustCfg();
     const index = this.index;
+    const chunkStats = this.store.chunks.stats();
     return {
       name: state.name,
       state: this.dbState(),
@@ -392,8 +433,9 @@ export class DatabaseIndex extends DurableObject<Env> {
       rebuilds: state.rebuilds,
       heals: state.heals,
       files: index?.files.length ?? 0,
-      pages: index?.pageCount ?? 0,
-      indexBytes: this.store.storedBytes(),
+      pages: index ? [...index.fileUse.values()].reduce((n, x) => n + x.pages, 0) : 0,
+      indexChunks: chunkStats.chunks,
+      indexBytes: chunkStats.bytes,
       layout: this.replica?.layout ?? null,
       source: cfg.source === "s3" ? `s3://${cfg.s3?.bucket ?? ""}/${cfg.prefix}` : `r2://BUCKET/${cfg.prefix}`,
       storage: { ...this.counters },

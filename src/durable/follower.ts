@@ -13,11 +13,11 @@
  * lock; they apply what they fetched synchronously, so an RPC never sees
  * half a poll.
  */
-import type { PageIndex } from "../page-index/page-index.ts";
 import { formatTxid } from "../ltx/txid.ts";
 import { continuing, extendChain, planAvoiding } from "../plan/plan.ts";
 import type { LtxFileInfo, Replica } from "../replica/replica.ts";
 import { CodedError } from "../errors.ts";
+import { ChunkedIndex } from "./chunked-index.ts";
 import { IndexBuilder, applyChain, readAll, type FileRejected } from "./index-builder.ts";
 import { Integrity } from "./integrity.ts";
 import type { IndexStore, PersistedState } from "./persist.ts";
@@ -40,7 +40,7 @@ export function errorOf(e: unknown): { code: string; message: string } {
 
 export class Follower {
   state: PersistedState | null;
-  index: PageIndex | null = null;
+  index: ChunkedIndex | null = null;
   readonly builder: IndexBuilder;
   readonly integrity: Integrity;
   readonly timeTravel = new TimeTravelCache();
@@ -57,20 +57,22 @@ export class Follower {
   constructor(store: IndexStore, replica: () => Replica) {
     this.store = store;
     this.replica = replica;
-    this.builder = new IndexBuilder(replica);
+    this.builder = new IndexBuilder(replica, store.chunks);
     this.integrity = new Integrity(store.sql, this.builder, replica);
     // Time-travel indexes that use a quarantined file are void (rebuilt without it on the next ask).
     this.integrity.onQuarantine = (f) => this.timeTravel.void(f);
+    this.timeTravel.attach(store.chunks);
     this.state = store.loadState();
     if (this.state?.position) {
       try {
-        this.index = store.loadIndex(this.state.position);
-        if (this.state.indexMeta) this.index.restoreMeta(this.state.indexMeta);
+        this.index = store.loadIndex();
+        if (!this.index || this.index.generation !== this.state.generation) throw new DbError("INDEX_INCOMPLETE", "stored index does not match the stored state");
         // Files of an index stored before the ledger existed are verified by the scrub.
         this.integrity.ledger.adoptUnknown(this.index.files);
       } catch (e) {
         // Stored state that cannot be loaded must never wedge the database: rebuild from the replica.
         store.clear();
+        this.index = null;
         this.state = { ...this.state, position: null, generation: this.state.generation + 1, chain: [] };
         this.state.lastError = { ...errorOf(e), at: Date.now() };
       }
@@ -84,7 +86,6 @@ export class Follower {
 
   saveState(): void {
     const state = this.mustState();
-    if (this.index) state.indexMeta = this.index.meta;
     this.store.saveState(state);
     this.lastStateSave = Date.now();
   }
@@ -115,27 +116,26 @@ export class Follower {
     const { planned, built } = await this.integrity.buildAvoiding(() => planAvoiding(all, this.integrity.avoid));
     const { plan, blockedBy } = planned;
     const live = this.index;
-    const keepLive = live !== null && !newHistory && (built === null || (blockedBy.length > 0 && built.index.txid < live.txid));
+    const keepLive = live !== null && !newHistory && (built === null || (blockedBy.length > 0 && built.built.txid < live.txid));
     // Pages read from a file found bad (or from an earlier admission of a re-admitted one) may sit in
     // SQLite page caches of reused connections at this very TXID: only a new generation makes every
     // isolate drop them (and its copies of the index) instead of taking a delta.
     const tainted = live !== null && live.files.some((f) => this.integrity.ledger.blocks(f) !== null);
     if (built && !keepLive) {
-      const fresh = built.index;
+      const fresh = built.built;
       if (live && !newHistory && !tainted && fresh.pageSize === live.pageSize && fresh.txid >= live.txid) {
-        const before = live.version;
-        live.adopt(fresh);
-        this.store.saveIndex(live, before);
+        live.replace(fresh, false);
+      } else if (live) {
+        live.replace(fresh, true);
       } else {
-        if (live) fresh.version = live.version + 1;
-        this.index = fresh;
-        state.generation++;
-        this.store.saveIndex(fresh, null);
+        state.lineage ??= crypto.randomUUID();
+        this.index = ChunkedIndex.create(this.store.chunks, this.store.sql, fresh, { lineage: state.lineage, generation: state.generation + 1, version: 1 });
       }
+      state.generation = (this.index as ChunkedIndex).generation;
       // Time-travel indexes may point at files this rebuild found gone.
       this.timeTravel.clear();
       state.chain = plan.map((f) => f.key);
-      state.position = (this.index as PageIndex).position;
+      state.position = (this.index as ChunkedIndex).position;
       state.postApply = built.end.postApplyChecksum.toString(16);
       if (reason !== "initial build") {
         state.rebuilds++;
@@ -194,16 +194,14 @@ export class Follower {
   private async applyFiles(files: LtxFileInfo[]): Promise<FileRejected | null> {
     if (files.length === 0) return null;
     const parts = await readAll(this.builder, files);
-    const index = this.index as PageIndex;
+    const index = this.index as ChunkedIndex;
     const state = this.mustState();
-    const before = index.version;
     const from = { txid: index.txid, pageSize: index.pageSize, postApplyChecksum: BigInt(`0x${state.postApply ?? "0"}`) };
-    const { end, applied, rejected } = applyChain(index, from, files, parts, this.integrity.admit);
+    const { end, applied, rejected } = await applyChain(this.builder, index, from, files, parts, this.integrity.admit);
     if (applied.length > 0) {
       state.chain.push(...applied.map((f) => f.key));
       state.position = index.position;
       state.postApply = end.postApplyChecksum.toString(16);
-      this.store.saveIndex(index, before);
       this.saveState();
     }
     if (rejected) {
@@ -215,7 +213,7 @@ export class Follower {
 
   /** L0 after the position only. Falls back to a full listing on anything unusual. */
   private async pollQuick(): Promise<boolean> {
-    const index = this.index as PageIndex;
+    const index = this.index as ChunkedIndex;
     const l0 = await this.replica().listLevel(0, index.txid);
     if (l0.length === 0) return false;
     const chain = extendChain(l0.filter((f) => !this.integrity.avoid(f)), index.txid);
@@ -232,9 +230,9 @@ export class Follower {
   }
 
   private async pollFull(): Promise<boolean> {
-    const index = this.index as PageIndex;
+    const index = this.index as ChunkedIndex;
     const txid = index.txid;
-    const advanced = () => (this.index as PageIndex).txid > txid;
+    const advanced = () => (this.index as ChunkedIndex).txid > txid;
     const all = await this.replica().listFiles();
     if (all.length === 0) throw new DbError("REPLICA_EMPTY", `no LTX files under ${this.replica().description}; serving the last known state`);
     this.builder.prune(all);
@@ -291,7 +289,7 @@ export class Follower {
     // plan uses, before retention deletes the ones we reference.
     const { plan, blockedBy } = planAvoiding(all, this.integrity.avoid);
     const last = plan[plan.length - 1];
-    if (last && plan.map((f) => f.key).join("\n") !== this.mustState().chain.join("\n") && last.maxTxid >= (this.index as PageIndex).txid) {
+    if (last && plan.map((f) => f.key).join("\n") !== this.mustState().chain.join("\n") && last.maxTxid >= (this.index as ChunkedIndex).txid) {
       await this.rebuild(avoided.length > 0 ? "re-planned around quarantined files" : "re-pointed to compacted files", all);
     }
     if (blockedBy.length > 0) throw this.integrity.blockedError(blockedBy, this.index);

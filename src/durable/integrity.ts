@@ -12,7 +12,13 @@
  */
 import { CodedError } from "../errors.ts";
 import { formatTxid } from "../ltx/txid.ts";
-import type { PageIndex } from "../page-index/page-index.ts";
+import type { ChunkFile } from "../page-index/chunk.ts";
+
+/** What the integrity policy needs to know of an index: the files it reads and its position. */
+export interface IndexFiles {
+  readonly files: readonly ChunkFile[];
+  readonly txid: number;
+}
 import type { LtxFileInfo, Replica } from "../replica/replica.ts";
 import { type FilePart, FileRejected, type IndexBuilder, SMALL_FILE_BYTES, type BuiltIndex, rejectionOf } from "./index-builder.ts";
 import { type FileRecord, IntegrityLedger, fileOf } from "./ledger.ts";
@@ -76,7 +82,7 @@ export class Integrity {
   }
 
   /** Throws LTX_QUARANTINED when `index` names a file that must not be served. */
-  assertServable(index: PageIndex): void {
+  assertServable(index: IndexFiles): void {
     for (const f of index.files) {
       const why = this.ledger.blocks(f);
       if (why === null) continue;
@@ -89,7 +95,7 @@ export class Integrity {
   }
 
   /** True when `index` names a file that was re-admitted under a new epoch since (the index must be rebuilt). */
-  hasStaleEpochs(index: PageIndex): boolean {
+  hasStaleEpochs(index: IndexFiles): boolean {
     return index.files.some((f) => {
       const rec = this.ledger.get(f);
       return rec !== undefined && rec.status !== "quarantined" && rec.epoch !== f.epoch;
@@ -97,7 +103,7 @@ export class Integrity {
   }
 
   /** The error for a replica whose newer state is reachable only through quarantined files; `live` is what the DO holds. */
-  blockedError(blockedBy: readonly LtxFileInfo[], live: PageIndex | null): IntegrityError {
+  blockedError(blockedBy: readonly LtxFileInfo[], live: IndexFiles | null): IntegrityError {
     const why = blockedBy.map((f) => {
       const rec = this.ledger.get(f);
       return `${f.key} (TXIDs ${formatTxid(f.minTxid)}-${formatTxid(f.maxTxid)}: ${rec?.code ?? "quarantined"})`;

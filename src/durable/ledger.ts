@@ -14,8 +14,8 @@
  * object could have issued. So an epoch never repeats for a key + ETag, and
  * bytes cached under an earlier admission are unreachable after a re-admission.
  */
-import type { VerifyProgress } from "../ltx/verifier.ts";
-import type { IndexedFile } from "../page-index/page-index.ts";
+import type { ScrubProgress } from "./scrub.ts";
+import type { ChunkFile } from "../page-index/chunk.ts";
 import type { LtxFileInfo } from "../replica/replica.ts";
 import type { CountedSql } from "./persist.ts";
 
@@ -40,7 +40,7 @@ export interface FileRecord {
   /** Earliest re-check of a quarantined file (ms). */
   nextCheckAt: number | null;
   /** Scrub progress of a pending file, or of a quarantined one being re-verified. */
-  scrub: VerifyProgress | null;
+  scrub: ScrubProgress | null;
 }
 
 /** Epochs reserved per counter write. */
@@ -129,7 +129,7 @@ export class IntegrityLedger {
   }
 
   /** Files of an index loaded from storage that the ledger does not know (objects older than it): pending, with their epoch. */
-  adoptUnknown(files: readonly IndexedFile[]): void {
+  adoptUnknown(files: readonly ChunkFile[]): void {
     for (const f of files) {
       if (this.get(f)) continue;
       this.save({ ...describeFile(f), epoch: f.epoch, status: "pending", code: null, message: null, since: null, failures: 0, nextCheckAt: null, scrub: null });
@@ -170,13 +170,13 @@ export class IntegrityLedger {
   }
 
   /** Persists scrub progress (one row write per step). */
-  saveScrub(f: { key: string; etag: string }, progress: VerifyProgress | null): void {
+  saveScrub(f: { key: string; etag: string }, progress: ScrubProgress | null): void {
     const rec = this.get(f);
     if (rec) this.save({ ...rec, scrub: progress });
   }
 
   /** Why a file of an index must not be served now, or null. */
-  blocks(f: IndexedFile): string | null {
+  blocks(f: ChunkFile): string | null {
     const rec = this.get(f);
     if (!rec) return null;
     if (rec.status === "quarantined") return `${rec.code}: ${rec.message}`;
@@ -289,7 +289,7 @@ function fromRow(r: Row): FileRecord {
     since: r.since,
     failures: r.failures,
     nextCheckAt: r.next_check_at,
-    scrub: r.scrub ? (JSON.parse(r.scrub) as VerifyProgress) : null,
+    scrub: r.scrub ? (JSON.parse(r.scrub) as ScrubProgress) : null,
   };
 }
 

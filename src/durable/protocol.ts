@@ -4,7 +4,8 @@
  * method returns an {@link RpcResult} instead of throwing, so stable error
  * codes survive the RPC boundary.
  */
-import type { IndexPosition, IndexedFile, PageEntries } from "../page-index/page-index.ts";
+import type { IndexPosition } from "../page-index/page-index.ts";
+import type { IndexRoot, RootDelta } from "../page-index/root.ts";
 
 export interface RpcError {
   code: string;
@@ -24,32 +25,21 @@ export interface Freshness {
 
 export type DbState = "starting" | "ok" | "idle" | "stalled" | "error";
 
-export interface SnapshotRequest {
-  /** The version the caller holds; omitted or stale → a full index. */
-  sinceVersion?: number;
-  /** The generation the caller holds; a different one → a full index. */
+/** What an isolate holds of the live index (omitted: it holds nothing). */
+export interface RootRequest {
+  lineage?: string;
   generation?: number;
-  /** Continue a paged full index at this pgno. */
-  fromPgno?: number;
-  /** Entries per page of a full index (default and maximum: PAYLOAD_PAGES). */
-  maxPages?: number;
+  version?: number;
 }
 
-/** An index (full or a delta), possibly one page of several. */
-export interface IndexPayload {
-  /** Changes when the replica's history was replaced (wiped and re-seeded). */
-  generation: number;
-  position: IndexPosition;
-  /** True: replace your index with these entries; false: merge them into yours. */
-  full: boolean;
-  /** Drop pages above this before merging (Commit went down meanwhile). */
-  truncateTo: number | null;
-  files: IndexedFile[];
-  entries: PageEntries;
-  /** When set, request the next page of a full index from this pgno. */
-  nextPgno: number | null;
-  freshness: Freshness;
-}
+/** The live index for an isolate: unchanged, the chunks changed since its version, or the whole root. */
+export type RootPayload =
+  | { kind: "same"; freshness: Freshness }
+  | { kind: "delta"; delta: RootDelta; freshness: Freshness }
+  | { kind: "full"; root: IndexRoot; freshness: Freshness };
+
+/** Chunks one `chunks()` call may ask for. */
+export const MAX_CHUNKS_PER_CALL = 16;
 
 export type TimeTravelTarget = { txid: number } | { timestamp: number };
 
@@ -131,6 +121,8 @@ export interface DbStatus {
   heals: { at: number; reason: string }[];
   files: number;
   pages: number;
+  /** Index chunks stored (live, time travel, and superseded ones kept for isolates that still hold them). */
+  indexChunks: number;
   indexBytes: number;
   layout: string | null;
   source: string;

@@ -12,6 +12,7 @@
  * memory bounds whatever the file size or compression ratio.
  */
 import { CodedError } from "../errors.ts";
+import { LtxFrameWalker, type WalkProgress } from "../ltx/frame-verifier.ts";
 import { type VerifyProgress, LtxStreamVerifier } from "../ltx/verifier.ts";
 import type { LtxFileInfo } from "../replica/replica.ts";
 import { StorageError, type ObjectStore } from "../replica/types.ts";
@@ -30,8 +31,11 @@ export interface ReadRange {
   length: number;
 }
 
+/** Where the scrub of a file stands: the indexed verifier's progress, or the frame walker's (files whose index is too large to hold). */
+export type ScrubProgress = VerifyProgress | WalkProgress;
+
 export type StepResult =
-  | { kind: "progress"; read: ReadRange; progress: VerifyProgress | null }
+  | { kind: "progress"; read: ReadRange; progress: ScrubProgress | null }
   | { kind: "verified"; read: ReadRange }
   | { kind: "bad"; read: ReadRange; rejection: FileRejected }
   | { kind: "gone"; read: ReadRange };
@@ -46,7 +50,7 @@ const NOTHING: ReadRange = { offset: 0, length: 0 };
  */
 export async function verifyStep(
   f: LtxFileInfo,
-  progress: VerifyProgress | null,
+  progress: ScrubProgress | null,
   builder: IndexBuilder,
   store: ObjectStore,
   chunkBytes = SCRUB_CHUNK_BYTES,
@@ -61,8 +65,20 @@ export async function verifyStep(
     }
     const part = await builder.read(f);
     if (part.verified) return { kind: "verified", read };
-    const v = new LtxStreamVerifier({ file: f.key, size: f.size, header: part.header, index: part.index, progress });
-    const r = v.nextRange(chunkBytes, SCRUB_DECODE_BYTES / part.header.pageSize);
+    const pageBytes = SCRUB_DECODE_BYTES / part.header.pageSize;
+    let v: { nextRange(): ReadRange | null; feed(b: Uint8Array, o: number): boolean; progress: ScrubProgress };
+    if (part.index) {
+      const s = new LtxStreamVerifier({ file: f.key, size: f.size, header: part.header, index: part.index, progress: progress && !("phase" in progress) ? progress : null });
+      v = { nextRange: () => s.nextRange(chunkBytes, pageBytes), feed: (b, o) => s.feed(b, o), get progress() { return s.progress; } };
+    } else if (part.head) {
+      // Too many pages to hold the index: walk the frames themselves (reads of SCRUB_DECODE_BYTES bound the pages decoded).
+      const w = new LtxFrameWalker({ file: f.key, size: f.size, header: part.header, indexStart: part.head.start, indexEnd: part.head.end, progress: progress && "phase" in progress ? progress : null });
+      const span = Math.max(part.header.pageSize + 64, Math.min(chunkBytes, SCRUB_DECODE_BYTES));
+      v = { nextRange: () => w.nextRange(span), feed: (b, o) => w.feed(b, o), get progress() { return w.progress; } };
+    } else {
+      throw new Error(`no page index for ${f.key}`);
+    }
+    const r = v.nextRange();
     if (!r) return { kind: "verified", read };
     read = r;
     const got = await store.getRange(f.key, r.offset, r.length);

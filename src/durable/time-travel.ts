@@ -1,58 +1,99 @@
 /**
  * @module
  * Time-travel indexes in the Durable Object: built on demand from a restore
- * plan to an earlier TXID or time that avoids quarantined files, and kept in
- * a small cache bounded by count and bytes.
+ * plan to an earlier TXID or time that avoids quarantined files, stored as
+ * chunks under a root of their own (`tt:<target>`; chunks the live index
+ * has too are stored once), and kept for a few targets. Workers load them
+ * exactly like the live index: the root, then chunks as queries touch them.
  */
-import type { PageIndex } from "../page-index/page-index.ts";
+import type { ChunkFile } from "../page-index/chunk.ts";
+import type { IndexRoot } from "../page-index/root.ts";
 import { PlanError } from "../plan/errors.ts";
 import { type PlanTarget, computeRestorePlan } from "../plan/plan.ts";
 import type { LtxFileInfo } from "../replica/replica.ts";
-import type { IndexBuilder } from "./index-builder.ts";
+import type { ChunkStore } from "./chunk-store.ts";
+import type { BuiltIndex, IndexBuilder } from "./index-builder.ts";
 import type { Integrity } from "./integrity.ts";
 
-const TIME_TRAVEL_CACHE = 4;
-const TIME_TRAVEL_BYTES = 32 * 1024 * 1024;
+/** Time-travel targets kept per Durable Object. */
+const TIME_TRAVEL_KEPT = 4;
+const PREFIX = "tt:";
 
 type FileId = { key: string; etag?: string };
 
-export class TimeTravelCache {
-  private readonly map = new Map<string, PageIndex>();
+interface Entry {
+  root: IndexRoot;
+  files: ChunkFile[];
+}
 
-  get(key: string): PageIndex | undefined {
-    return this.map.get(key);
+export class TimeTravelCache {
+  private readonly map = new Map<string, Entry>();
+  private store: ChunkStore | null = null;
+  private transients = 0;
+
+  /** Uses `store` for the roots; roots of an earlier instance of the object are dropped (their chunks are swept). */
+  attach(store: ChunkStore): void {
+    this.store = store;
+    for (const name of store.rootNames(PREFIX)) store.deleteRoot(name);
   }
 
-  /** Keeps an index; the oldest go first beyond {@link TIME_TRAVEL_CACHE} or {@link TIME_TRAVEL_BYTES} (a 1 GiB database's index is ~6 MB). */
-  set(key: string, index: PageIndex): void {
-    this.map.set(key, index);
-    const bytes = () => [...this.map.values()].reduce((n, x) => n + x.byteLength, 0);
-    while (this.map.size > TIME_TRAVEL_CACHE || (this.map.size > 1 && bytes() > TIME_TRAVEL_BYTES)) {
-      this.map.delete(this.map.keys().next().value as string);
-    }
+  get(key: string): IndexRoot | undefined {
+    return this.map.get(key)?.root;
+  }
+
+  /** Keeps a built index under `key`, as root `tt:<key>` with the given identity; the oldest go first beyond {@link TIME_TRAVEL_KEPT}. */
+  set(key: string, built: BuiltIndex, id: { lineage: string; generation: number; version: number }): IndexRoot {
+    const store = this.mustStore();
+    const b = built.built;
+    const root: IndexRoot = { ...id, pageSize: b.pageSize, commit: b.commit, txid: b.txid, timestamp: b.timestamp, chunks: b.chunks };
+    store.setRootAtomically(PREFIX + key, root);
+    this.map.delete(key);
+    this.map.set(key, { root, files: [...b.files.values()].map((x) => x.file) });
+    while (this.map.size > TIME_TRAVEL_KEPT) this.drop(this.map.keys().next().value as string);
+    return root;
+  }
+
+  /** Keeps a root that must be loadable (its chunks served) but never looked up again (a time after the newest file). */
+  setTransient(built: BuiltIndex, id: { lineage: string; generation: number; version: number }): IndexRoot {
+    return this.set(`~${++this.transients}`, built, id);
+  }
+
+  /** The files a kept root reads from. */
+  filesOf(key: string): ChunkFile[] {
+    return this.map.get(key)?.files ?? [];
   }
 
   /** Drops indexes that read from a file (by key, and ETag when given): rebuilt, or refused, on the next ask. */
   void(f: FileId): void {
-    for (const [k, x] of [...this.map]) if (uses(x, f)) this.map.delete(k);
+    for (const [k, x] of [...this.map]) if (uses(x, f)) this.drop(k);
   }
 
-  /** Whether a cached index reads from the file. */
+  /** Whether a kept index reads from the file. */
   uses(f: FileId): boolean {
     return [...this.map.values()].some((x) => uses(x, f));
   }
 
   clear(): void {
-    this.map.clear();
+    for (const k of [...this.map.keys()]) this.drop(k);
+  }
+
+  private drop(key: string): void {
+    this.map.delete(key);
+    this.store?.deleteRoot(PREFIX + key);
+  }
+
+  private mustStore(): ChunkStore {
+    if (!this.store) throw new Error("time-travel cache has no chunk store");
+    return this.store;
   }
 }
 
-function uses(x: PageIndex, f: FileId): boolean {
+function uses(x: Entry, f: FileId): boolean {
   return x.files.some((g) => g.key === f.key && (f.etag === undefined || g.etag === f.etag));
 }
 
 /** The page index as of a TXID or time, from a plan over `all` that avoids quarantined files. */
-export async function buildAt(all: readonly LtxFileInfo[], target: PlanTarget, builder: IndexBuilder, integrity: Integrity): Promise<PageIndex> {
+export async function buildAt(all: readonly LtxFileInfo[], target: PlanTarget, builder: IndexBuilder, integrity: Integrity): Promise<BuiltIndex> {
   builder.prune(all);
   const timestampOf = target.kind === "timestamp" ? await builder.timestamps(all) : undefined;
   const plan = () => {
@@ -66,5 +107,5 @@ export async function buildAt(all: readonly LtxFileInfo[], target: PlanTarget, b
   };
   const { built } = await integrity.buildAvoiding(plan);
   if (!built) throw new PlanError("PLAN_NO_FILES", "empty restore plan");
-  return built.index;
+  return built;
 }

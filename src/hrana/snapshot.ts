@@ -59,7 +59,7 @@ function noteLive(name: string, p: Pin): void {
 const PROBE: StatementInput[] = [{ sql: "SELECT 1" }];
 
 function pinOf(o: QueryOutcome): Pin {
-  return { txid: o.snapshot.held.index.txid, generation: o.snapshot.held.generation };
+  return { txid: o.snapshot.held.root.txid, generation: o.snapshot.held.root.generation };
 }
 
 /** Our error for a failed statement, with a hint for writes. */

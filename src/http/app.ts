@@ -34,7 +34,7 @@ import { parseQueryRequest, readJsonBody } from "./request.ts";
 type AppEnv = { Bindings: ApiBindings };
 
 function meta(o: QueryOutcome, startedAt: number): Record<string, unknown> {
-  const idx = o.snapshot.held.index;
+  const idx = o.snapshot.held.root;
   const rowsReturned = o.results.reduce((n, r) => n + r.rows.length, 0);
   return {
     txid: idx.txid,
@@ -160,7 +160,7 @@ export function createApp(): Hono<AppEnv> {
       headers: {
         "content-type": "application/json; charset=utf-8",
         "server-timing": serverTiming(outcome),
-        "x-ltx-txid": formatTxid(outcome.snapshot.held.index.txid),
+        "x-ltx-txid": formatTxid(outcome.snapshot.held.root.txid),
         // Lag in headers too, for clients that never look at meta.
         "x-ltx-replica-state": String(m.replica_state),
         ...(m.staleness_ms !== null ? { "x-ltx-staleness-ms": String(m.staleness_ms) } : {}),

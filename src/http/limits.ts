@@ -28,6 +28,8 @@ export interface Limits {
   maxStalenessMs: number;
   /** Isolate segment cache, bytes. */
   isolateCacheBytes: number;
+  /** Index chunks kept per isolate (all databases), bytes. */
+  indexCacheBytes: number;
   /**
    * SQLite VM steps (progress-handler ticks × their interval) one query or
    * batch may take; 0 derives it from `queryTimeoutMs`. The guard that holds
@@ -57,6 +59,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxWaitMs: 10_000,
   maxStalenessMs: 1000,
   isolateCacheBytes: 8 * 1024 * 1024,
+  indexCacheBytes: 8 * 1024 * 1024,
   maxVmSteps: 0,
   sqliteHeapBytes: 24 * 1024 * 1024,
   engineResetBytes: 64 * 1024 * 1024,
@@ -76,6 +79,7 @@ const KEYS: Record<string, keyof Limits> = {
   max_wait_ms: "maxWaitMs",
   max_staleness_ms: "maxStalenessMs",
   isolate_cache_bytes: "isolateCacheBytes",
+  index_cache_bytes: "indexCacheBytes",
   max_vm_steps: "maxVmSteps",
   sqlite_heap_bytes: "sqliteHeapBytes",
   engine_reset_bytes: "engineResetBytes",

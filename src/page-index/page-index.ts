@@ -250,6 +250,11 @@ export class PageIndex {
     return { file, offset: this.offsets[pgno] ?? 0, size: this.sizes[pgno] ?? 0 };
   }
 
+  /** {@link lookup}, as the page fetcher's PageLocator asks. */
+  locate(pgno: number): PageRef | null {
+    return this.lookup(pgno);
+  }
+
   /** File id of a page, 0 when absent (cheap; for run detection). */
   fileIdOf(pgno: number): number {
     return pgno >= 1 && pgno <= this.commit ? (this.fileIds[pgno] ?? 0) : 0;

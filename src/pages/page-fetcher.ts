@@ -35,7 +35,7 @@
 import { concatBytes } from "../ltx/bytes.ts";
 import { LtxError } from "../ltx/errors.ts";
 import { decodePageFrame } from "../ltx/page.ts";
-import type { IndexedFile, PageIndex } from "../page-index/page-index.ts";
+import type { ChunkFile } from "../page-index/chunk.ts";
 import { StorageError, type ObjectStore } from "../replica/types.ts";
 import type { PageSource } from "../vfs/page-source.ts";
 import { ByteLru } from "./lru.ts";
@@ -53,6 +53,34 @@ const BLOCK_BYTES = CACHE_BLOCK_SEGMENTS * SEGMENT_BYTES;
 const blockOf = (seg: number) => Math.floor(seg / CACHE_BLOCK_SEGMENTS);
 
 export { DEMAND_RESERVE, type FetchStats, FetchLimitError, newFetchStats, subrequests } from "./stats.ts";
+
+/** An LTX file pages are read from (as the index names it). */
+export type LtxFileRef = Pick<ChunkFile, "key" | "etag" | "size" | "epoch">;
+
+/** Where a page lives. */
+export interface PageLocation {
+  file: LtxFileRef;
+  offset: number;
+  size: number;
+}
+
+/**
+ * One version of a database's page index, as the fetcher reads it: the
+ * chunked index's pinned root (src/query/chunk-cache.ts) or a whole
+ * in-memory PageIndex (the CLI). `locate` answers synchronously when it can
+ * (a warm chunk), so page reads from the isolate cache never await.
+ */
+export interface PageLocator {
+  readonly pageSize: number;
+  readonly commit: number;
+  readonly txid: number;
+  locate(pgno: number): PageLocation | null | Promise<PageLocation | null>;
+}
+
+/** Per-file state key: a file version as the index names it. */
+function fileId(f: LtxFileRef): string {
+  return `${f.key}\n${f.etag}\n${f.epoch}`;
+}
 
 /** Isolate-wide caches, shared by every query and database of the isolate. */
 export class IsolateCaches {
@@ -86,12 +114,12 @@ export interface FetcherOptions {
  * content hashes, and the admission epoch, so a re-admitted file never meets
  * bytes cached before it was quarantined.
  */
-function segKey(db: string, file: IndexedFile, seg: number): string {
+function segKey(db: string, file: LtxFileRef, seg: number): string {
   return `${db}\n${file.key}\n${file.etag}\n${file.epoch}\n${seg}`;
 }
 
 /** The Cache API key of a block of segments: synthetic, immutable, never served to users; the epoch as in {@link segKey}. */
-export function edgeCacheUrl(db: string, file: IndexedFile, block: number): string {
+export function edgeCacheUrl(db: string, file: LtxFileRef, block: number): string {
   const etag = file.etag.replace(/"/g, "");
   return `https://ltx-edge.cache/v2/${encodeURIComponent(db)}/${encodeURIComponent(file.key)}/${encodeURIComponent(etag)}/${file.epoch}/${BLOCK_BYTES}/${block}`;
 }
@@ -102,30 +130,32 @@ export class IndexPageSource implements PageSource {
   readonly pageCount: number;
   readonly txid: number;
   readonly stats: FetchStats;
-  private readonly index: PageIndex;
+  private readonly locator: PageLocator;
   private readonly opts: FetcherOptions;
   /** Sequential-run detection: the segment after the last run fetched, per file. */
-  private nextSeg = new Map<number, { seg: number; run: number }>();
+  private nextSeg = new Map<string, { seg: number; run: number }>();
   /** Storage reads in flight, and reads waiting for one of the {@link MAX_PARALLEL} slots. */
   private inFlight = 0;
   private readonly slotWaiters: (() => void)[] = [];
   /** Segments of runs fetched ahead of need (a scan's next run), by segment key. */
   private readonly ahead = new Map<string, Promise<Uint8Array | null>>();
   /** First segment of each run fetched ahead → the run's end, to keep the pipeline one run ahead. */
-  private readonly aheadRuns = new Map<string, { file: IndexedFile; end: number }>();
+  private readonly aheadRuns = new Map<string, { file: LtxFileRef; end: number }>();
 
-  constructor(index: PageIndex, opts: FetcherOptions) {
-    this.index = index;
+  constructor(locator: PageLocator, opts: FetcherOptions) {
+    this.locator = locator;
     this.opts = opts;
-    this.pageSize = index.pageSize;
-    this.pageCount = index.commit;
-    this.txid = index.txid;
+    this.pageSize = locator.pageSize;
+    this.pageCount = locator.commit;
+    this.txid = locator.txid;
     this.stats = opts.stats ?? newFetchStats();
   }
 
   async readPage(pgno: number): Promise<Uint8Array> {
     this.stats.pagesRead++;
-    const ref = this.index.lookup(pgno);
+    const found = this.locator.locate(pgno);
+    // Only a chunk of the index not yet loaded makes this await.
+    const ref = found instanceof Promise ? await found : found;
     if (!ref) throw new LtxError("LTX_BAD_INDEX", `page ${pgno} is not in the index at TXID ${this.txid}`);
     const { file, offset, size } = ref;
     const pageKey = `${this.opts.db}\n${file.key}\n${file.etag}\n${file.epoch}\n@${offset}`;
@@ -158,7 +188,7 @@ export class IndexPageSource implements PageSource {
   }
 
   /** Segments [first, last] of a file, from the cheapest tier that has each. */
-  private async segments(file: IndexedFile, first: number, last: number): Promise<Uint8Array[]> {
+  private async segments(file: LtxFileRef, first: number, last: number): Promise<Uint8Array[]> {
     const out: (Uint8Array | undefined)[] = [];
     const missing: number[] = [];
     for (let s = first; s <= last; s++) {
@@ -209,7 +239,7 @@ export class IndexPageSource implements PageSource {
    * it is cached already, the file ends, or the query's storage budget is spent
    * (read-ahead never fails a query).
    */
-  private fetchAhead(file: IndexedFile, from: number): void {
+  private fetchAhead(file: LtxFileRef, from: number): void {
     const lastSeg = Math.floor((file.size - 1) / SEGMENT_BYTES);
     // A read-ahead may cost a Cache API match and a storage read; it leaves the
     // last DEMAND_RESERVE requests of the budget to reads SQLite actually asked for.
@@ -227,9 +257,9 @@ export class IndexPageSource implements PageSource {
     // If it does not land, the demand path takes over at full run length (no ramp again).
     landed.then(
       (ok) => {
-        if (!ok) this.nextSeg.set(file.id, { seg: from, run: end - from + 1 });
+        if (!ok) this.nextSeg.set(fileId(file), { seg: from, run: end - from + 1 });
       },
-      () => this.nextSeg.set(file.id, { seg: from, run: end - from + 1 }),
+      () => this.nextSeg.set(fileId(file), { seg: from, run: end - from + 1 }),
     );
     for (let s = from; s <= end; s++) {
       const seg = landed.then(
@@ -239,7 +269,7 @@ export class IndexPageSource implements PageSource {
       this.ahead.set(segKey(this.opts.db, file, s), seg);
     }
     this.aheadRuns.set(firstKey, { file, end });
-    this.nextSeg.set(file.id, { seg: end + 1, run: end - from + 1 });
+    this.nextSeg.set(fileId(file), { seg: end + 1, run: end - from + 1 });
   }
 
   /** Read-ahead still in flight when the query ends (to hand to waitUntil). */
@@ -261,7 +291,7 @@ export class IndexPageSource implements PageSource {
   }
 
   /** A block from the Cache API, split into its segments (also put in the isolate cache), or null. */
-  private async edgeGet(file: IndexedFile, block: number): Promise<Map<number, Uint8Array> | null> {
+  private async edgeGet(file: LtxFileRef, block: number): Promise<Map<number, Uint8Array> | null> {
     const cache = this.opts.edgeCache;
     // A match is worth it only with room left for the storage read a miss leads to.
     if (!cache || !this.takeCacheOp(1)) return null;
@@ -288,13 +318,13 @@ export class IndexPageSource implements PageSource {
    * Fetches the given segments (plus read-ahead when access is sequential)
    * in runs of contiguous segments, in parallel, and caches them.
    */
-  private async fetchSegments(file: IndexedFile, segs: number[]): Promise<Map<number, Uint8Array>> {
+  private async fetchSegments(file: LtxFileRef, segs: number[]): Promise<Map<number, Uint8Array>> {
     const lastSeg = Math.floor((file.size - 1) / SEGMENT_BYTES);
     const maxRun = MAX_RUN_BYTES / SEGMENT_BYTES;
     // Read-ahead: a miss at or shortly after the end of the previous run (a
     // scan stepping over pages of another b-tree) continues that run from
     // where it ended, gap included, at double the length.
-    const seq = this.nextSeg.get(file.id);
+    const seq = this.nextSeg.get(fileId(file));
     const first = segs[0] as number;
     const sequential = seq !== undefined && first >= seq.seg && first <= seq.seg + seq.run;
     const from = sequential ? seq.seg : first;
@@ -313,7 +343,7 @@ export class IndexPageSource implements PageSource {
     const alignDown = (x: number) => x - (x % CACHE_BLOCK_SEGMENTS);
     const alignEnd = (x: number) => Math.min(lastSeg, alignDown(x) + CACHE_BLOCK_SEGMENTS - 1);
     end = alignEnd(end);
-    this.nextSeg.set(file.id, { seg: end + 1, run: Math.max(1, end - from + 1) });
+    this.nextSeg.set(fileId(file), { seg: end + 1, run: Math.max(1, end - from + 1) });
     // Group into contiguous runs of whole blocks, at most maxRun segments each (a multiple of the block).
     const all = [...wanted].filter((x) => x <= end || segs.includes(x)).sort((a, b) => a - b);
     const runs: [number, number][] = [];
@@ -353,7 +383,7 @@ export class IndexPageSource implements PageSource {
     }
   }
 
-  private async fetchRun(file: IndexedFile, a: number, b: number, into: Map<number, Uint8Array>): Promise<void> {
+  private async fetchRun(file: LtxFileRef, a: number, b: number, into: Map<number, Uint8Array>): Promise<void> {
     if (subrequests(this.stats) >= this.opts.maxStorageRequests) throw new FetchLimitError(this.opts.maxStorageRequests);
     this.stats.storageRequests++;
     const offset = a * SEGMENT_BYTES;
@@ -389,7 +419,7 @@ export class IndexPageSource implements PageSource {
     }
   }
 
-  private edgePut(file: IndexedFile, block: number, bytes: Uint8Array<ArrayBuffer>): void {
+  private edgePut(file: LtxFileRef, block: number, bytes: Uint8Array<ArrayBuffer>): void {
     const cache = this.opts.edgeCache;
     // Puts are an investment in later queries: they may use only the first half of this query's budget.
     if (!cache || !this.takeCacheOp(0, Math.floor(this.opts.maxStorageRequests / 2))) return;

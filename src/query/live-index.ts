@@ -19,7 +19,7 @@
  * Memory: entries are evicted least-recently-used, by the bytes of the
  * indexes they hold and by count, so 10,000 databases never pile up here.
  */
-import { type HeldIndex, type IndexRpc, syncIndex } from "../durable/client.ts";
+import { type HeldIndex, type IndexRpc, heldBytes, syncIndex } from "../durable/client.ts";
 import { CodedError } from "../errors.ts";
 import { SingleFlight } from "../sync/single-flight.ts";
 import { withTimeout } from "../sync/timeout.ts";
@@ -74,7 +74,7 @@ export class LiveIndexes {
   /** Bytes of the indexes held. */
   get byteLength(): number {
     let n = 0;
-    for (const e of this.#entries.values()) n += e.held?.index.byteLength ?? 0;
+    for (const e of this.#entries.values()) n += e.held ? heldBytes(e.held) : 0;
     return n;
   }
 
@@ -124,10 +124,7 @@ export class LiveIndexes {
 
   async #sync(e: LiveEntry, rpc: IndexRpc, deadline: number): Promise<HeldIndex> {
     const seq = ++this.#seq;
-    const bounded: IndexRpc = {
-      snapshot: (n, req) => guardRpc(rpc.snapshot(n, req), rpcBudget(deadline), n),
-      indexAt: (n, t, from, max) => guardRpc(rpc.indexAt(n, t, from, max), rpcBudget(deadline), n),
-    };
+    const bounded = boundedRpc(rpc, () => rpcBudget(deadline));
     try {
       const held = await syncIndex(bounded, e.name, e.held);
       // Concurrent syncs (a background one and a forced one) may finish out of order: the later-started wins.
@@ -153,7 +150,7 @@ export class LiveIndexes {
     for (const [name, e] of this.#entries) {
       if (bytes <= this.#maxBytes && this.#entries.size <= this.#maxEntries) break;
       if (e === keep) continue;
-      bytes -= e.held?.index.byteLength ?? 0;
+      bytes -= e.held ? heldBytes(e.held) : 0;
       this.#entries.delete(name);
     }
   }
@@ -161,6 +158,15 @@ export class LiveIndexes {
 
 function rpcBudget(deadline: number): number {
   return Math.max(1, Math.min(RPC_TIMEOUT_MS, deadline - Date.now()));
+}
+
+/** Every index call of `rpc` bounded by {@link guardRpc}. */
+export function boundedRpc(rpc: IndexRpc, ms: () => number): IndexRpc {
+  return {
+    root: (n, req) => guardRpc(rpc.root(n, req), ms(), n),
+    rootAt: (n, t) => guardRpc(rpc.rootAt(n, t), ms(), n),
+    chunks: (n, ids) => guardRpc(rpc.chunks(n, ids), ms(), n),
+  };
 }
 
 /**

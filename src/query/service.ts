@@ -20,7 +20,8 @@ import { ApiError } from "../http/errors.ts";
 import type { Limits } from "../http/limits.ts";
 import type { ReadTarget } from "../http/request.ts";
 import { formatTxid } from "../ltx/txid.ts";
-import { type FetchStats, IndexPageSource, IsolateCaches, newFetchStats } from "../pages/page-fetcher.ts";
+import { type FetchStats, IndexPageSource, IsolateCaches, newFetchStats, subrequests } from "../pages/page-fetcher.ts";
+import { ChunkCache, RootLocator } from "./chunk-cache.ts";
 import { TimeoutStore } from "../replica/timeout-store.ts";
 import type { ObjectStore } from "../replica/types.ts";
 import { SqlEngine } from "../sql/engine.ts";
@@ -55,6 +56,7 @@ export interface DatabaseRpc extends IndexRpc {
 class IsolateState {
   engine: SqlEngine | null = null;
   caches: IsolateCaches | null = null;
+  chunks: ChunkCache | null = null;
   readonly live = new LiveIndexes(LIVE_INDEX_BYTES, LIVE_DATABASES);
   readonly timeTravel = new TimeTravelIndexes();
   readonly stores = new Map<string, ObjectStore>();
@@ -71,6 +73,11 @@ function engine(limits: Limits): SqlEngine {
 function caches_(limits: Limits): IsolateCaches {
   if (!isolate.caches) isolate.caches = new IsolateCaches(limits.isolateCacheBytes, Math.max(256 * 1024, limits.isolateCacheBytes / 4));
   return isolate.caches;
+}
+
+function chunks_(limits: Limits): ChunkCache {
+  if (!isolate.chunks) isolate.chunks = new ChunkCache(limits.indexCacheBytes);
+  return isolate.chunks;
 }
 
 function storeFor(env: Env, cfg: DatabaseConfig, limits: Limits): ObjectStore {
@@ -136,12 +143,12 @@ async function snapshotFor(env: Env, name: string, target: ReadTarget, limits: L
   if (force) e = await isolate.live.forced(name, rpc(), deadline);
   forgetOtherGenerations(e);
   const minTxid = target.minTxid;
-  if (minTxid !== null && (e.held?.index.txid ?? 0) < minTxid) {
+  if (minTxid !== null && (e.held?.root.txid ?? 0) < minTxid) {
     // Read-your-writes: the DO polls until the TXID arrives (or its own wait ends), then we sync.
     const wait = Math.max(0, limits.maxWaitMs - (Date.now() - t0));
     unwrap(await guardRpc(rpc().waitFor(name, minTxid, wait), wait + RPC_TIMEOUT_MS, name));
     e = await isolate.live.forced(name, rpc(), Date.now() + RPC_TIMEOUT_MS);
-    if ((e.held?.index.txid ?? 0) < minTxid) throw waitTimeout(minTxid, e);
+    if ((e.held?.root.txid ?? 0) < minTxid) throw waitTimeout(minTxid, e);
   }
   const maxStaleness = target.maxStalenessMs ?? null;
   if (maxStaleness !== null) {
@@ -159,7 +166,7 @@ async function snapshotFor(env: Env, name: string, target: ReadTarget, limits: L
       const state = e.lastError ? "unreachable" : (e.held?.freshness.state ?? "starting");
       throw new ApiError(
         "REPLICA_STALE",
-        `the replica position (TXID ${formatTxid(e.held?.index.txid ?? 0)}) was last confirmed ${age} ms ago, more than max_staleness_ms ${maxStaleness}; replica state: ${state} (see GET /db/${name})`,
+        `the replica position (TXID ${formatTxid(e.held?.root.txid ?? 0)}) was last confirmed ${age} ms ago, more than max_staleness_ms ${maxStaleness}; replica state: ${state} (see GET /db/${name})`,
       );
     }
   }
@@ -167,12 +174,12 @@ async function snapshotFor(env: Env, name: string, target: ReadTarget, limits: L
 }
 
 function waitTimeout(minTxid: number, e: LiveEntry): ApiError {
-  return new ApiError("WAIT_TIMEOUT", `replica reached ${formatTxid(e.held?.index.txid ?? 0)}, not min_txid ${formatTxid(minTxid)}`);
+  return new ApiError("WAIT_TIMEOUT", `replica reached ${formatTxid(e.held?.root.txid ?? 0)}, not min_txid ${formatTxid(minTxid)}`);
 }
 
 /** A new generation means the replica's history was replaced: old time-travel indexes are void. */
 function forgetOtherGenerations(e: LiveEntry): void {
-  if (e.held) isolate.timeTravel.forget(e.name, e.held.generation);
+  if (e.held) isolate.timeTravel.forget(e.name, e.held.root.generation);
 }
 
 export interface QueryOutcome {
@@ -207,11 +214,19 @@ export async function runStatements(
       throw failed.error;
     }
     const stats = newFetchStats();
-    const source = new IndexPageSource(snapshot.held.index, {
+    const edgeCache = typeof caches !== "undefined" ? caches.default : null;
+    const locator = new RootLocator(snapshot.held.root, chunks_(limits), {
+      edge: edgeCache,
+      fetch: async (ids) => unwrap(await guardRpc(rpcFor(env, cfg.name).chunks(cfg.name, ids), RPC_TIMEOUT_MS, cfg.name)),
+      waitUntil,
+      stats,
+      room: () => subrequests(stats) < limits.maxStorageRequests,
+    });
+    const source = new IndexPageSource(locator, {
       db: cfg.name,
       store: storeFor(env, cfg, limits),
       caches: caches_(limits),
-      edgeCache: typeof caches !== "undefined" ? caches.default : null,
+      edgeCache,
       maxStorageRequests: limits.maxStorageRequests,
       stats,
       waitUntil,
@@ -220,7 +235,7 @@ export async function runStatements(
     try {
       const eng = engine(limits);
       // One connection per database and generation: SQLite's page cache must never span two histories.
-      const running = eng.execute(`${cfg.name}#${snapshot.held.generation}`, source, statements, {
+      const running = eng.execute(`${cfg.name}#${snapshot.held.root.generation}`, source, statements, {
         maxRows: limits.maxRows,
         maxResultBytes: limits.maxResponseBytes,
         timeoutMs: limits.queryTimeoutMs,
@@ -267,7 +282,7 @@ export async function runStatements(
 }
 
 function sameVersion(a: HeldIndex, b: HeldIndex): boolean {
-  return a.generation === b.generation && a.index.version === b.index.version;
+  return a.root.lineage === b.root.lineage && a.root.generation === b.root.generation && a.root.version === b.root.version;
 }
 
 /** Drops everything the isolate holds for a database (tests, admin). */
@@ -283,6 +298,8 @@ export function isolateStats(): Record<string, number> {
     segmentCacheBytes: isolate.caches?.segments.byteLength ?? 0,
     pageCacheBytes: isolate.caches?.pages.byteLength ?? 0,
     databases: isolate.live.size,
+    indexChunks: isolate.chunks?.size ?? 0,
+    indexChunkBytes: isolate.chunks?.byteLength ?? 0,
     liveIndexBytes: isolate.live.byteLength,
     engineMemoryBytes: isolate.engine?.memoryBytes ?? 0,
     engineReplacements: isolate.engine?.replacements ?? 0,

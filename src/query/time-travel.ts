@@ -6,9 +6,9 @@
  * live reads. Not shared as promises: two requests for the same target
  * while none is held each load it (rare, and each in its own request).
  */
-import { type HeldIndex, type IndexRpc, loadIndexAt } from "../durable/client.ts";
+import { type HeldIndex, type IndexRpc, heldBytes, loadIndexAt } from "../durable/client.ts";
 import type { TimeTravelTarget } from "../durable/protocol.ts";
-import { guardRpc, RPC_TIMEOUT_MS } from "./live-index.ts";
+import { boundedRpc, RPC_TIMEOUT_MS } from "./live-index.ts";
 
 const KEPT = 4;
 const MAX_BYTES = 8 * 1024 * 1024;
@@ -24,7 +24,7 @@ export class TimeTravelIndexes {
 
   get byteLength(): number {
     let n = 0;
-    for (const v of this.#held.values()) n += v.held.index.byteLength;
+    for (const v of this.#held.values()) n += heldBytes(v.held);
     return n;
   }
 
@@ -37,14 +37,13 @@ export class TimeTravelIndexes {
       return cached.held;
     }
     // Errors carry the DO's stable codes; the HTTP layer maps them to statuses.
-    const r = rpc();
-    const held = await loadIndexAt({ snapshot: (n, q) => guardRpc(r.snapshot(n, q), RPC_TIMEOUT_MS, n), indexAt: (n, t, f, m) => guardRpc(r.indexAt(n, t, f, m), RPC_TIMEOUT_MS, n) }, name, target);
+    const held = await loadIndexAt(boundedRpc(rpc(), () => RPC_TIMEOUT_MS), name, target);
     this.#held.set(key, { held, loadedAt: Date.now() });
     let bytes = this.byteLength;
     for (const [k, v] of this.#held) {
       if (this.#held.size <= KEPT && bytes <= MAX_BYTES) break;
       if (k === key) continue;
-      bytes -= v.held.index.byteLength;
+      bytes -= heldBytes(v.held);
       this.#held.delete(k);
     }
     return held;
@@ -53,7 +52,7 @@ export class TimeTravelIndexes {
   /** Drops a database's indexes (those of another generation than `keep`, when given). */
   forget(name: string, keep?: number): void {
     for (const [k, v] of [...this.#held]) {
-      if (k.startsWith(`${name}\n`) && v.held.generation !== keep) this.#held.delete(k);
+      if (k.startsWith(`${name}\n`) && v.held.root.generation !== keep) this.#held.delete(k);
     }
   }
 }

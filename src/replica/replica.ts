@@ -18,11 +18,25 @@
 import { DEFAULT_INDEX_SUFFIX, type FileIndex, decodeFileIndex, locateFileIndex } from "../ltx/file-index.ts";
 import { readU64 } from "../ltx/bytes.ts";
 import { HEADER_SIZE, TRAILER_SIZE, type LtxHeader, decodeHeader } from "../ltx/header.ts";
+import { streamFileIndex } from "../ltx/index-stream.ts";
 import { LtxError } from "../ltx/errors.ts";
 import { formatTxid, parseLtxFilename } from "../ltx/txid.ts";
 import type { ObjectStore, StoredObject } from "./types.ts";
 
 export type Layout = "s3" | "file";
+
+/** Bytes of page index read per request when a file's index is streamed. */
+export const STREAM_RANGE_BYTES = 4 * 1024 * 1024;
+
+/** A file's header, trailer checksum and the location of its page index ([start, end) of the file). */
+export interface IndexHead {
+  header: LtxHeader;
+  postApplyChecksum: bigint;
+  start: number;
+  end: number;
+  /** The index bytes when the tail read held all of them. */
+  indexBytes: Uint8Array | null;
+}
 export type LayoutOption = Layout | "auto";
 
 export const SNAPSHOT_LEVEL = 9;
@@ -147,11 +161,11 @@ export class Replica {
   }
 
   /**
-   * Reads the page index from the tail with one suffix read (a second read
-   * when the index is larger than the suffix) and, for files that fit in the
-   * suffix, the header from the same bytes. Two requests otherwise.
+   * Reads a file's header, trailer and where its page index lies, with one
+   * suffix read (plus a 100-byte header read for files larger than the
+   * suffix). `tail` holds the whole index when it fits in the suffix.
    */
-  async readIndex(file: LtxFileInfo, suffix = DEFAULT_INDEX_SUFFIX): Promise<{ header: LtxHeader; index: FileIndex; postApplyChecksum: bigint }> {
+  async readIndexHead(file: LtxFileInfo, suffix = DEFAULT_INDEX_SUFFIX): Promise<IndexHead> {
     const wantHeader = file.size > suffix;
     const [tailRes, header] = await Promise.all([
       this.store.getSuffix(file.key, suffix, file.size),
@@ -165,12 +179,27 @@ export class Replica {
     const h = header ?? checkHeaderName(decodeHeader(tail, file.key), file);
     const { start, end } = locateFileIndex(tail, size, file.key);
     const tailStart = size - tail.length;
-    const opts = { file: file.key, commit: h.commit, pageSize: h.pageSize };
     // The trailer's post-apply checksum: what the next file's pre-apply checksum must equal (when both carry one).
     const postApplyChecksum = readU64(tail, tail.length - TRAILER_SIZE);
-    if (start >= tailStart) return { header: h, index: decodeFileIndex(tail.subarray(start - tailStart), start, end, opts), postApplyChecksum };
-    const more = await this.store.getRange(file.key, start, end - start);
-    return { header: h, index: decodeFileIndex(more.bytes, start, end, opts), postApplyChecksum };
+    return { header: h, postApplyChecksum, start, end, indexBytes: start >= tailStart ? tail.subarray(start - tailStart, end - tailStart) : null };
+  }
+
+  /**
+   * Reads the page index from the tail with one suffix read (a second read
+   * when the index is larger than the suffix) and, for files that fit in the
+   * suffix, the header from the same bytes. Two requests otherwise.
+   */
+  async readIndex(file: LtxFileInfo, suffix = DEFAULT_INDEX_SUFFIX): Promise<{ header: LtxHeader; index: FileIndex; postApplyChecksum: bigint }> {
+    const head = await this.readIndexHead(file, suffix);
+    const opts = { file: file.key, commit: head.header.commit, pageSize: head.header.pageSize };
+    const bytes = head.indexBytes ?? (await this.store.getRange(file.key, head.start, head.end - head.start)).bytes;
+    return { header: head.header, index: decodeFileIndex(bytes, head.start, head.end, opts), postApplyChecksum: head.postApplyChecksum };
+  }
+
+  /** The page index of a file in batches, read in ranges of at most `rangeBytes` (a 100 GB snapshot's index is ~260 MB). */
+  streamIndex(file: LtxFileInfo, head: IndexHead, rangeBytes = STREAM_RANGE_BYTES): AsyncGenerator<FileIndex> {
+    const opts = { file: file.key, commit: head.header.commit, pageSize: head.header.pageSize };
+    return streamFileIndex((o, l) => this.readRange(file, o, l), head.start, head.end, opts, rangeBytes);
   }
 
   /** Reads a byte range of a file (a run of page frames). */

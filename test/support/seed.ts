@@ -74,7 +74,8 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
 }
 
 /** Reads every page named by the index with one range read per page and assembles the database. */
-export async function readDatabase(store: WritableObjectStore, index: PageIndex): Promise<Uint8Array> {
+/** Reads every page of a database through an index (a PageIndex, or a whole chunked index). */
+export async function readDatabase(store: WritableObjectStore, index: Pick<PageIndex, "commit" | "pageSize"> & { lookup(p: number): { file: { key: string }; offset: number; size: number } | null }): Promise<Uint8Array> {
   const out = new Uint8Array(index.commit * index.pageSize);
   const lock = lockPgno(index.pageSize);
   const page = new Uint8Array(index.pageSize);

@@ -8,9 +8,9 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, expect, test } from "vitest";
-import { syncIndex } from "../../src/durable/client.ts";
+import { syncIndex } from "../support/do-index.ts";
 import { IndexPageSource, IsolateCaches, newFetchStats } from "../../src/pages/page-fetcher.ts";
-import type { PageIndex } from "../../src/page-index/page-index.ts";
+import type { PageLocator } from "../../src/pages/page-fetcher.ts";
 import { R2Store } from "../../src/replica/r2.ts";
 import { SqlEngine } from "../../src/sql/engine.ts";
 import type { DoStub } from "../support/durable.ts";
@@ -37,7 +37,7 @@ test("a new isolate state with the Cache API warm reads the cold rows with cache
   const engine = await SqlEngine.create();
 
   /** One query run as a fresh isolate would: its own isolate caches and SQLite connection; storage reads counted. */
-  async function run(label: string, idx: PageIndex, waitUntil?: (p: Promise<unknown>) => void) {
+  async function run(label: string, idx: PageLocator, waitUntil?: (p: Promise<unknown>) => void) {
     const log = rangeLog(new R2Store(env.BUCKET));
     const stats = newFetchStats();
     const source = new IndexPageSource(idx, {

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, test } from "vitest";
-import { type HeldIndex, syncIndex, loadIndexAt } from "../../src/durable/client.ts";
+import { type Loaded as HeldIndex, loadIndexAt, syncIndex } from "../support/do-index.ts";
 import { type DatabaseIndex, FULL_LIST_EVERY } from "../../src/durable/database-index.ts";
-import type { SnapshotRequest, TimeTravelTarget } from "../../src/durable/protocol.ts";
+import type { RootRequest } from "../../src/durable/protocol.ts";
 import { LtxWriter } from "../../src/ltx/writer.ts";
 import { decodeHeader } from "../../src/ltx/header.ts";
 import { formatLtxFilename } from "../../src/ltx/txid.ts";
@@ -262,8 +262,8 @@ describe("read-your-writes and time travel", () => {
     }
     const now = await loadIndexAt(stub, name, { timestamp: Date.now() });
     expect(now.index.txid).toBe(live.index.txid);
-    expect(await stub.indexAt(name, { txid: live.index.txid + 5 })).toMatchObject({ ok: false, error: { code: "TXID_NOT_YET_AVAILABLE" } });
-    expect(await stub.indexAt(name, { timestamp: 0 })).toMatchObject({ ok: false, error: { code: "PLAN_TIME_NOT_AVAILABLE" } });
+    expect(await stub.rootAt(name, { txid: live.index.txid + 5 })).toMatchObject({ ok: false, error: { code: "TXID_NOT_YET_AVAILABLE" } });
+    expect(await stub.rootAt(name, { timestamp: 0 })).toMatchObject({ ok: false, error: { code: "PLAN_TIME_NOT_AVAILABLE" } });
     expect((await held(stub, name, live)).index.txid).toBe(live.index.txid);
   });
 
@@ -303,9 +303,9 @@ describe("read-your-writes and time travel", () => {
 
   test("an empty or unknown replica is a clear error", async () => {
     const stub = stubFor("no-such-replica");
-    expect(await stub.snapshot("no-such-replica", {})).toMatchObject({ ok: false, error: { code: "REPLICA_EMPTY" } });
+    expect(await stub.root("no-such-replica", {})).toMatchObject({ ok: false, error: { code: "REPLICA_EMPTY" } });
     const bad = stubFor("../etc");
-    expect(await bad.snapshot("../etc", {})).toMatchObject({ ok: false, error: { code: "DB_NOT_FOUND" } });
+    expect(await bad.root("../etc", {})).toMatchObject({ ok: false, error: { code: "DB_NOT_FOUND" } });
   });
 });
 
@@ -368,30 +368,33 @@ describe("idle, stalls and paging", () => {
     expect(h2.index.lookup(4)?.file.key).toBe(`${name}/0000/${formatLtxFilename(4, 4)}`);
   });
 
-  test("a full index in small pages, with the replica moving between pages, ends consistent", async () => {
-    const name = uniq("paging");
+  test("a root held while the replica moves on stays readable: its chunks still load, and one delta brings it up to date", async () => {
+    const name = uniq("moving");
     const m = await manifest("poll");
     await seedReplica(r2, "poll/before", name);
     const stub = stubFor(name);
     let calls = 0;
-    // The real stub, with the replica advanced right after the first page was served.
+    // The real stub, with the replica advanced right after the root was served and before any chunk is loaded.
     const rpc = {
-      snapshot: async (n: string, req?: SnapshotRequest) => {
-        const r = await stub.snapshot(n, req);
+      root: async (n: string, req?: RootRequest) => {
+        const r = await stub.root(n, req);
         if (calls++ === 0) {
           await advancePoll(r2, name);
           await runDurableObjectAlarm(stub);
         }
         return r;
       },
-      indexAt: (n: string, t: TimeTravelTarget, f?: number, mp?: number) => stub.indexAt(n, t, f, mp),
+      rootAt: stub.rootAt.bind(stub),
+      chunks: stub.chunks.bind(stub),
     };
-    const h = await syncIndex(rpc, name, null, { maxPages: 5 });
-    expect(calls).toBeGreaterThan(3);
-    expect(h.index.txid).toBe(Number.parseInt(m.after_final_txid ?? "", 16));
-    expect(await sha256Hex(await readDatabase(r2, h.index))).toBe(expectedSha(m, m.after_final_txid ?? ""));
-    const tt = await loadIndexAt(stub, name, { txid: Number.parseInt(m.after_final_txid ?? "", 16) }, { maxPages: 4 });
-    expect(tt.index.entries()).toEqual(h.index.entries());
+    const before = await syncIndex(rpc, name, null);
+    expect(before.index.txid).toBe(Number.parseInt(m.before_final_txid ?? "", 16));
+    expect(await sha256Hex(await readDatabase(r2, before.index))).toBe(expectedSha(m, m.before_final_txid ?? ""));
+    const after = await syncIndex(rpc, name, before);
+    expect(after.index.txid).toBe(Number.parseInt(m.after_final_txid ?? "", 16));
+    expect(await sha256Hex(await readDatabase(r2, after.index))).toBe(expectedSha(m, m.after_final_txid ?? ""));
+    const tt = await loadIndexAt(stub, name, { txid: Number.parseInt(m.after_final_txid ?? "", 16) });
+    for (let p = 1; p <= after.index.commit; p++) expect(tt.index.lookup(p), `page ${p}`).toEqual(after.index.lookup(p));
   });
 });
 
@@ -427,13 +430,13 @@ describe("persistence across a shrink", () => {
     expect(after.index.commit).toBe(5000);
     expect((await status(stub2, name)).storage.lists).toBe(0); // loaded from storage, not rebuilt
     for (const p of [1, 2, 3, 4096, 4097, 5000]) expect(after.index.lookup(p)).toEqual(before.index.lookup(p));
-    // File ids are never handed out twice, even across the reload (the dropped ones included).
+    // The reloaded index keeps following: the next file is a delta on it.
     await put(0, 6, 6, 5000, [3], 6);
     await runDurableObjectAlarm(stub2);
     const next = await held(stub2, name, after);
-    const newest = next.index.lookup(3)?.file;
-    expect(newest?.key).toBe(`${name}/0000/${formatLtxFilename(6, 6)}`);
-    expect(newest?.id).toBe(6); // id 5 belonged to the page-less file: never reused
+    expect(next.lastSyncBytes).toBeLessThan(1024);
+    expect(next.index.lookup(3)?.file.key).toBe(`${name}/0000/${formatLtxFilename(6, 6)}`);
+    for (const p of [1, 2, 4096, 4097, 5000]) expect(next.index.lookup(p)).toEqual(before.index.lookup(p));
   });
 });
 
@@ -468,8 +471,8 @@ describe("time-travel cache", () => {
     await r2.delete(victim.key);
     expect(await stub.reportMissing(name, victim.key)).toMatchObject({ ok: true });
     // Rebuilt from what exists now: the same TXID through other files, or a clear 410.
-    const again = await stub.indexAt(name, { txid: target });
-    if (again.ok) expect(again.value.files.some((f) => f.key === victim.key)).toBe(false);
-    else expect(again.error.code).toBe("PLAN_TXID_NOT_AVAILABLE");
+    const again = await loadIndexAt(stub, name, { txid: target }).catch((e: unknown) => e as { code: string });
+    if ("index" in again) expect(again.index.files.some((f) => f.key === victim.key)).toBe(false);
+    else expect(again.code).toBe("PLAN_TXID_NOT_AVAILABLE");
   });
 });

@@ -8,7 +8,7 @@
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, test } from "vitest";
-import { syncIndex } from "../../src/durable/client.ts";
+import { syncIndex } from "../support/do-index.ts";
 import type { DatabaseIndex } from "../../src/durable/database-index.ts";
 import { decodeLtxFile } from "../../src/ltx/decoder.ts";
 import { formatLtxFilename } from "../../src/ltx/txid.ts";
@@ -186,7 +186,7 @@ describe("DO hygiene", () => {
     for (let t = 2; t <= 9; t++) await r2.put(l0Key(db, t), ltx({ commit: 4, minTxid: t, maxTxid: t }, [2]));
     const s = stubFor(db);
     await syncIndex(s, db, null);
-    expect(await s.indexAt(db, { timestamp: 1_700_000_000_000 + 5 })).toMatchObject({ ok: true });
+    expect(await s.rootAt(db, { timestamp: 1_700_000_000_000 + 5 })).toMatchObject({ ok: true });
     const count = () => runInDurableObject(s, (i: DatabaseIndex) => (i as unknown as { follower: { builder: { stampCount: number } } }).follower.builder.stampCount);
     expect(await count()).toBe(9);
     // Compaction and retention: L1 1-9 replaces everything.

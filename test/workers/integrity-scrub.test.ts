@@ -9,7 +9,7 @@
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, test } from "vitest";
-import { syncIndex } from "../../src/durable/client.ts";
+import { syncIndex } from "../support/do-index.ts";
 import type { DatabaseIndex } from "../../src/durable/database-index.ts";
 import { SMALL_FILE_BYTES } from "../../src/durable/index-builder.ts";
 import type { ScrubStepReport } from "../../src/durable/protocol.ts";
@@ -163,9 +163,9 @@ describe("a flipped byte in a large file (same ETag)", () => {
 
     const steps = await scrubUntil(s, db, "quarantined");
     expect(steps.at(-1)).toMatchObject({ key: snapKey(db), outcome: "quarantined", code: "LTX_CHECKSUM_MISMATCH" });
-    expect(await s.snapshot(db, {})).toMatchObject({ ok: false, error: { code: "LTX_QUARANTINED", message: expect.stringContaining(snapKey(db)) } });
-    expect(await s.snapshot(db, { sinceVersion: h1.index.version, generation: h1.generation })).toMatchObject({ ok: false, error: { code: "LTX_QUARANTINED" } });
-    const tt = await s.indexAt(db, { txid: 1 });
+    expect(await s.root(db, {})).toMatchObject({ ok: false, error: { code: "LTX_QUARANTINED", message: expect.stringContaining(snapKey(db)) } });
+    expect(await s.root(db, { lineage: h1.held.root.lineage, version: h1.index.version, generation: h1.generation })).toMatchObject({ ok: false, error: { code: "LTX_QUARANTINED" } });
+    const tt = await s.rootAt(db, { txid: 1 });
     expect(tt.ok).toBe(false);
     if (!tt.ok) expect(tt.error.message).toContain(snapKey(db));
     let st = await statusOf(s, db);
@@ -176,7 +176,7 @@ describe("a flipped byte in a large file (same ETag)", () => {
     // The quarantine survives eviction.
     await evict(s);
     const s2 = stubFor(db);
-    expect(await s2.snapshot(db, {})).toMatchObject({ ok: false, error: { code: "LTX_QUARANTINED" } });
+    expect(await s2.root(db, {})).toMatchObject({ ok: false, error: { code: "LTX_QUARANTINED" } });
 
     // Repaired in place (same key, same ETag): a re-check re-verifies it in the scrub, then it is back.
     flips[0] = { ...(flips[0] as Flip), on: false };

@@ -26,7 +26,7 @@ function unreachable(_rpc: DatabaseRpc): DatabaseRpc {
     rpcCalls++;
     return Promise.reject(new Error("Durable Object is overloaded"));
   };
-  return { snapshot: fail, indexAt: fail, waitFor: fail, refresh: fail, reportMissing: fail };
+  return { root: fail, rootAt: fail, chunks: fail, waitFor: fail, refresh: fail, reportMissing: fail };
 }
 
 interface Body {

@@ -8,7 +8,7 @@
  */
 import { env, exports } from "cloudflare:workers";
 import { afterEach, expect, test } from "vitest";
-import { syncIndex } from "../../src/durable/client.ts";
+import { syncIndex } from "../support/do-index.ts";
 import { R2Store } from "../../src/replica/r2.ts";
 import { type DoStub, statusOf } from "../support/durable.ts";
 import { seedReplica } from "../support/seed.ts";
