@@ -3,17 +3,20 @@
  * The Durable Object's store of index chunks and roots, in its SQLite
  * storage: one format for storage, RPC and the Cache API (src/page-index/chunk.ts).
  *
- * - `index_chunks`: content-addressed chunks (id = hash of the bytes), each
- *   with a count of roots referencing it. Identical chunks of two versions, or
- *   of the live index and a time-travel index, are stored once.
+ * - `index_chunks`: content-addressed chunks (id = hash of the bytes), with
+ *   the time they last left a root (null while a root may use them).
+ *   Identical chunks of two versions, or of the live index and a time-travel
+ *   index, are stored once.
  * - `index_roots`: named roots — `live`, and `tt:<target>` for time travel —
  *   with their position (JSON) and chunk ids (16 bytes each).
  * - `index_history`: which chunk numbers each live version changed, so an
  *   isolate holding version v gets only the chunks changed since v.
  *
- * A chunk no root references is not deleted at once: isolates may still hold
+ * A chunk that leaves a root is not deleted at once: isolates may still hold
  * a root of a version that used it and load it lazily, so it is kept for
- * {@link CHUNK_GRACE_MS} and swept afterwards. A chunk written by a build
+ * {@link CHUNK_GRACE_MS}; the sweep then deletes it unless a current root
+ * names it again (mark and sweep over the roots, so a change writes one row
+ * per chunk it retires, not reference counts). A chunk written by a build
  * that never became a root is swept the same way.
  */
 import { ChunkView, chunkCount, chunkId } from "../page-index/chunk.ts";
@@ -34,16 +37,17 @@ export class ChunkStore {
   constructor(sql: CountedSql, now: () => number = Date.now) {
     this.#sql = sql;
     this.#now = now;
-    sql.exec(`CREATE TABLE IF NOT EXISTS index_chunks (id TEXT PRIMARY KEY, data BLOB NOT NULL, refs INTEGER NOT NULL DEFAULT 0, retired_at INTEGER)`);
-    sql.exec(`CREATE TABLE IF NOT EXISTS index_roots (name TEXT PRIMARY KEY, meta TEXT NOT NULL, chunks BLOB NOT NULL)`);
+    // WITHOUT ROWID: one b-tree per table, so a write is one row written (storage bills rows, index entries included).
+    sql.exec(`CREATE TABLE IF NOT EXISTS index_chunks (id TEXT PRIMARY KEY, data BLOB NOT NULL, created_at INTEGER NOT NULL, retired_at INTEGER) WITHOUT ROWID`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS index_roots (name TEXT PRIMARY KEY, meta TEXT NOT NULL, chunks BLOB NOT NULL) WITHOUT ROWID`);
     sql.exec(`CREATE TABLE IF NOT EXISTS index_history (version INTEGER PRIMARY KEY, chunks BLOB NOT NULL)`);
   }
 
   /** Stores a chunk (once per content) and returns its id. */
   async put(bytes: Uint8Array): Promise<string> {
     const id = await chunkId(bytes);
-    // Unreferenced until a root names it: swept after the grace period if none ever does.
-    this.#sql.exec(`INSERT OR IGNORE INTO index_chunks (id, data, refs, retired_at) VALUES (?, ?, 0, ?)`, id, bytes, this.#now());
+    // An existing chunk is left alone (no row written); a new one no root names is swept after the grace period.
+    this.#sql.exec(`INSERT OR IGNORE INTO index_chunks (id, data, created_at, retired_at) VALUES (?, ?, ?, NULL)`, id, bytes, this.#now());
     return id;
   }
 
@@ -79,7 +83,13 @@ export class ChunkStore {
     const old = this.root(name);
     const { chunks, ...meta } = root;
     this.#moveRefs(old?.chunks ?? new Uint8Array(0), chunks);
-    this.#sql.exec(`INSERT OR REPLACE INTO index_roots (name, meta, chunks) VALUES (?, ?, ?)`, name, JSON.stringify(meta), chunks);
+    // An upsert writes one row (a REPLACE would count a delete too).
+    this.#sql.exec(
+      `INSERT INTO index_roots (name, meta, chunks) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET meta = excluded.meta, chunks = excluded.chunks`,
+      name,
+      JSON.stringify(meta),
+      chunks,
+    );
   }
 
   /** {@link setRoot} in a transaction of its own. */
@@ -97,22 +107,21 @@ export class ChunkStore {
     });
   }
 
+  /** Stamps the chunks that left a root (positions whose id changed); the sweep decides whether another root still uses them. */
   #moveRefs(from: Uint8Array, to: Uint8Array): void {
-    const n = Math.max(from.length, to.length) / ID_BYTES;
+    const n = from.length / ID_BYTES;
     const now = this.#now();
     for (let c = 0; c < n; c++) {
-      const a = (c + 1) * ID_BYTES <= from.length ? idToHex(from, c) : null;
+      const a = idToHex(from, c);
       const b = (c + 1) * ID_BYTES <= to.length ? idToHex(to, c) : null;
-      if (a === b) continue;
-      if (b !== null) this.#sql.exec(`UPDATE index_chunks SET refs = refs + 1, retired_at = NULL WHERE id = ?`, b);
-      if (a !== null) this.#sql.exec(`UPDATE index_chunks SET refs = refs - 1, retired_at = CASE WHEN refs - 1 <= 0 THEN ? ELSE NULL END WHERE id = ?`, now, a);
+      if (a !== b) this.#sql.exec(`UPDATE index_chunks SET retired_at = ? WHERE id = ?`, now, a);
     }
   }
 
   /** Remembers which chunk numbers version `version` of the live root changed. */
   recordChange(version: number, changed: Iterable<number>): void {
     const list = Uint32Array.from(changed);
-    this.#sql.exec(`INSERT OR REPLACE INTO index_history (version, chunks) VALUES (?, ?)`, version, new Uint8Array(list.buffer));
+    this.#sql.exec(`INSERT INTO index_history (version, chunks) VALUES (?, ?) ON CONFLICT(version) DO UPDATE SET chunks = excluded.chunks`, version, new Uint8Array(list.buffer));
     this.#sql.exec(`DELETE FROM index_history WHERE version <= ?`, version - HISTORY_VERSIONS);
   }
 
@@ -134,12 +143,28 @@ export class ChunkStore {
     this.#sql.exec(`DELETE FROM index_history`);
   }
 
-  /** Deletes chunks no root has referenced for the grace period; returns how many. */
-  sweep(): number {
+  /**
+   * Deletes up to `limit` chunks that no current root names and that left a
+   * root (or were written) longer than the grace period ago; returns how many.
+   * Chunks still named are left as they are (no row written).
+   */
+  sweep(limit = 1000): number {
     const before = this.#now() - CHUNK_GRACE_MS;
-    const ids = this.#sql.exec<{ id: string }>(`SELECT id FROM index_chunks WHERE refs <= 0 AND retired_at IS NOT NULL AND retired_at < ? LIMIT 1000`, before);
-    for (const { id } of ids) this.#sql.exec(`DELETE FROM index_chunks WHERE id = ?`, id);
-    return ids.length;
+    const ids = this.#sql.exec<{ id: string }>(`SELECT id FROM index_chunks WHERE coalesce(retired_at, created_at) < ?`, before);
+    if (ids.length === 0) return 0;
+    const named = new Set<string>();
+    for (const r of this.#sql.exec<{ chunks: ArrayBuffer }>(`SELECT chunks FROM index_roots`)) {
+      const b = new Uint8Array(r.chunks);
+      for (let c = 0; c < b.length / ID_BYTES; c++) named.add(idToHex(b, c));
+    }
+    let deleted = 0;
+    for (const { id } of ids) {
+      if (deleted >= limit) break;
+      if (named.has(id)) continue;
+      this.#sql.exec(`DELETE FROM index_chunks WHERE id = ?`, id);
+      deleted++;
+    }
+    return deleted;
   }
 
   /** Chunks stored and their bytes (status, benchmarks). */

@@ -79,7 +79,7 @@ export class ChunkedIndex {
   /** Creates the tables (idempotent). */
   static createTables(sql: CountedSql): void {
     sql.exec(
-      `CREATE TABLE IF NOT EXISTS index_files (fkey TEXT PRIMARY KEY, key TEXT NOT NULL, etag TEXT NOT NULL, epoch INTEGER NOT NULL, level INTEGER NOT NULL, min_txid INTEGER NOT NULL, max_txid INTEGER NOT NULL, size INTEGER NOT NULL, pages INTEGER NOT NULL)`,
+      `CREATE TABLE IF NOT EXISTS index_files (fkey TEXT PRIMARY KEY, key TEXT NOT NULL, etag TEXT NOT NULL, epoch INTEGER NOT NULL, level INTEGER NOT NULL, min_txid INTEGER NOT NULL, max_txid INTEGER NOT NULL, size INTEGER NOT NULL, pages INTEGER NOT NULL) WITHOUT ROWID`,
     );
   }
 
@@ -264,7 +264,7 @@ export class ChunkedIndex {
         if (was && was.pages === v.pages) continue; // rows written are billed: only changed ones
         const f = v.file;
         this.#sql.exec(
-          `INSERT OR REPLACE INTO index_files (fkey, key, etag, epoch, level, min_txid, max_txid, size, pages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO index_files (fkey, key, etag, epoch, level, min_txid, max_txid, size, pages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(fkey) DO UPDATE SET pages = excluded.pages`,
           k, f.key, f.etag, f.epoch, f.level, f.minTxid, f.maxTxid, f.size, v.pages,
         );
       }

@@ -35,6 +35,8 @@ export const MAX_WAIT_MS = 30_000;
 /** Shortest interval between polls made for waiters. */
 const WAIT_POLL_MS = 200;
 
+/** How often an alarm sweeps index chunks no root uses any more. */
+const SWEEP_EVERY_MS = 60_000;
 /** Bound on one storage request of the DO (reads of whole small files and index ranges are ≤ a few MiB). */
 const DO_STORAGE_TIMEOUT_MS = 30_000;
 
@@ -47,6 +49,8 @@ export class DatabaseIndex extends DurableObject<Env> {
   private readonly counters = newCounters();
   private lock: Promise<unknown> = Promise.resolve();
   private nextPollAt: number | null = null;
+  /** When superseded index chunks were last swept (see ChunkStore.sweep). */
+  private lastSweep = 0;
   private wrapStore: ((s: ObjectStore) => ObjectStore) | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -259,6 +263,10 @@ export class DatabaseIndex extends DurableObject<Env> {
       if (this.isIdle()) return;
       await this.serialized(() => this.follower.poll(false));
       await this.serialized(() => this.follower.scrubFor(SCRUB_BYTES_PER_ALARM, SCRUB_STEPS_PER_ALARM));
+      if (Date.now() - this.lastSweep >= SWEEP_EVERY_MS) {
+        this.lastSweep = Date.now();
+        this.store.chunks.sweep();
+      }
     } catch {
       // poll() and scrubFor() record their own errors; never let the runtime retry-storm the alarm.
     } finally {

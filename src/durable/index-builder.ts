@@ -20,7 +20,7 @@
 import { CodedError } from "../errors.ts";
 import { readU64 } from "../ltx/bytes.ts";
 import { decodeLtxFile } from "../ltx/decoder.ts";
-import { type FileIndex, decodeFileIndexFromTail } from "../ltx/file-index.ts";
+import { type FileIndex, decodeFileIndex, decodeFileIndexFromTail } from "../ltx/file-index.ts";
 import { type LtxHeader, TRAILER_SIZE, decodeHeader } from "../ltx/header.ts";
 import { ByteLru } from "../pages/lru.ts";
 import type { PlanSource } from "../page-index/chunk-build.ts";
@@ -124,8 +124,9 @@ export class IndexBuilder {
       if (head.end - head.start > HELD_INDEX_BYTES) {
         part = { header: head.header, index: null, head: { ...head, indexBytes: null }, postApplyChecksum: head.postApplyChecksum, verified: false };
       } else {
-        const r = await replica.readIndex(f);
-        part = { header: r.header, index: r.index, head: null, postApplyChecksum: r.postApplyChecksum, verified: false };
+        const bytes = head.indexBytes ?? (await replica.readRange(f, head.start, head.end - head.start));
+        const index = decodeFileIndex(bytes, head.start, head.end, { file: f.key, commit: head.header.commit, pageSize: head.header.pageSize });
+        part = { header: head.header, index, head: null, postApplyChecksum: head.postApplyChecksum, verified: false };
       }
     }
     this.cache.set(key, { ...part, byteLength: (part.index?.count ?? 0) * 16 + 256 });

@@ -75,7 +75,7 @@ export class IndexStore {
   }
 
   saveState(state: PersistedState): void {
-    this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('state', ?)`, JSON.stringify(state));
+    this.sql.exec(`INSERT INTO meta (k, v) VALUES ('state', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`, JSON.stringify(state));
   }
 
   /** The live index as stored, or null. */

@@ -259,6 +259,11 @@ export async function runStatements(
     } catch (e) {
       const code = (e as { code?: unknown }).code;
       const key = (e as { key?: unknown }).key;
+      if (attempt === 0 && code === "INDEX_CHUNK_GONE") {
+        // The root this isolate held is older than the DO keeps chunks for: sync it, run again.
+        retried = true;
+        continue;
+      }
       if (attempt === 0 && code === "STORAGE_NOT_FOUND" && typeof key === "string") {
         // A file vanished (or was replaced): the DO heals, then the query runs on the fresh index.
         retried = true;

@@ -404,7 +404,7 @@ describe("limits", () => {
     const reads = meta(cold).storage_requests;
     const all = meta(cold).subrequests as number;
     expect(reads).toBeGreaterThan(1);
-    expect(all).toBe(reads + (meta(cold).cache_ops as number));
+    expect(all).toBe(reads + (meta(cold).cache_ops as number) + (meta(cold).index_requests as number));
     expect(all).toBeGreaterThan(reads); // cold reads consult and fill the Cache API
     const expected = rows(cold);
     // Fewer than the storage reads alone: refused, naming the budget.
