@@ -157,16 +157,47 @@ export class ChunkedIndex {
     if (header.pageSize !== this.pageSize) {
       throw new LtxError("LTX_PAGE_SIZE_MISMATCH", `page size ${header.pageSize} of ${file.key} differs from the replica's ${this.pageSize}`, { file: file.key });
     }
+    await this.#patch(file, entries, { commit: header.commit, txid: header.maxTxid, timestamp: header.timestamp }, null);
+  }
+
+  /**
+   * Moves pages to a compacted file `file` (TXIDs up to its MaxTXID, at or
+   * below the position) where that file holds them and the index points into
+   * a file no newer than it: there the copies are the same bytes, so readers
+   * see no change but the location. Lets retention delete the files it
+   * replaces without a rebuild: the cost is the size of `file`'s index, not
+   * the database's. Returns how many pages moved (0: no new version).
+   */
+  async repoint(file: ChunkFile, entries: Iterable<FileIndex> | AsyncIterable<FileIndex>): Promise<number> {
+    if (file.maxTxid > this.txid) throw new RangeError(`${file.key} reaches TXID ${file.maxTxid}, beyond the position ${this.txid}`);
+    return this.#patch(file, entries, { commit: this.commit, txid: this.txid, timestamp: this.timestamp }, file.maxTxid);
+  }
+
+  /**
+   * The one way chunks change: `file`'s entries overlaid (all of them, or
+   * with `olderThan` only over pages whose current file ends at or before
+   * it), pages beyond `to.commit` dropped, every touched chunk stored, then
+   * root, history and file counts committed together. Returns pages changed.
+   */
+  async #patch(file: ChunkFile, entries: Iterable<FileIndex> | AsyncIterable<FileIndex>, to: { commit: number; txid: number; timestamp: number }, olderThan: number | null): Promise<number> {
     const oldCommit = this.commit;
-    const newCommit = header.commit;
+    const newCommit = to.commit;
     const chunks = new Uint8Array(chunkCount(newCommit) * ID_BYTES);
     chunks.set(this.#root.chunks.subarray(0, Math.min(chunks.length, this.#root.chunks.length)));
     const delta: FileUse = new Map();
     const changed = new Set<number>();
     const lock = lockPgno(this.pageSize);
+    const self = fileKeyOf(file);
+    let moved = 0;
     let open: ChunkData | null = null;
+    let openChanged = false;
 
-    const finish = async (c: ChunkData): Promise<void> => {
+    const finish = async (c: ChunkData, dirty: boolean): Promise<void> => {
+      if (!dirty) {
+        // Nothing moved in it: put its file use back as it was.
+        for (const [f, n] of c.fileUse()) addUse(delta, f, n);
+        return;
+      }
       c.truncate(newCommit);
       const missing = c.missing(lock, 1);
       if (missing.length > 0) throw new LtxError("LTX_BAD_INDEX", `applying ${file.key} leaves page ${missing[0]} without a version`, { file: file.key });
@@ -190,32 +221,44 @@ export class ChunkedIndex {
         if (p > newCommit) continue;
         const n = chunkOf(p);
         if (open && open.chunkNo !== n) {
-          await finish(open);
+          await finish(open, openChanged);
           open = null;
         }
-        open ??= load(n);
+        if (!open) {
+          open = load(n);
+          openChanged = olderThan === null;
+        }
+        if (olderThan !== null) {
+          const cur = open.get(p);
+          if (!cur || cur.file.maxTxid > olderThan || fileKeyOf(cur.file) === self) continue;
+          openChanged = true;
+        }
         open.set(p, file, batch.offset[i] as number, batch.size[i] as number);
+        moved++;
       }
     }
-    if (open) await finish(open);
+    if (open) await finish(open, openChanged);
     // A shrink: the chunk holding the new Commit loses pages even when the file did not touch it.
     const last = chunkCount(newCommit) - 1;
-    if (newCommit < oldCommit && last >= 0 && !changed.has(last)) await finish(load(last));
+    if (newCommit < oldCommit && last >= 0 && !changed.has(last)) await finish(load(last), true);
     // New chunks the file did not fill (it must bring every page of a grown database).
-    for (let n = chunkCount(oldCommit); n <= last; n++) if (!changed.has(n)) await finish(load(n));
+    for (let n = chunkCount(oldCommit); n <= last; n++) if (!changed.has(n)) await finish(load(n), true);
     for (let n = chunkCount(newCommit); n < chunkCount(oldCommit); n++) {
       for (const [f, k] of this.#chunk(n).fileUse()) addUse(delta, f, -k);
     }
+    const positionMoved = newCommit !== oldCommit || to.txid !== this.txid || to.timestamp !== this.timestamp;
+    if (changed.size === 0 && !positionMoved) return 0;
 
-    const next: IndexRoot = { ...this.#root, version: this.version + 1, commit: newCommit, txid: header.maxTxid, timestamp: header.timestamp, chunks };
+    const next: IndexRoot = { ...this.#root, version: this.version + 1, commit: newCommit, txid: to.txid, timestamp: to.timestamp, chunks };
     const files: FileUse = new Map([...this.#files].map(([k, v]) => [k, { ...v }]));
     for (const [k, d] of delta) {
       const cur = files.get(k);
       const pages = (cur?.pages ?? 0) + d.pages;
-      if (pages > 0) files.set(k, { file: d.file, pages });
+      if (pages > 0) files.set(k, { file: cur?.file ?? d.file, pages });
       else files.delete(k);
     }
     this.#commit(next, files, changed);
+    return moved;
   }
 
   /**

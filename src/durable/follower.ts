@@ -18,7 +18,8 @@ import { continuing, extendChain, planAvoiding } from "../plan/plan.ts";
 import type { LtxFileInfo, Replica } from "../replica/replica.ts";
 import { CodedError } from "../errors.ts";
 import { ChunkedIndex } from "./chunked-index.ts";
-import { IndexBuilder, applyChain, readAll, type FileRejected } from "./index-builder.ts";
+import { type FilePart, IndexBuilder, applyChain, chunkFileOf, readAll, type FileRejected } from "./index-builder.ts";
+import { type ChainEnd, checkContinues } from "../plan/continuity.ts";
 import { Integrity } from "./integrity.ts";
 import type { IndexStore, PersistedState } from "./persist.ts";
 import type { ScrubStepReport } from "./protocol.ts";
@@ -211,6 +212,42 @@ export class Follower {
     return rejected;
   }
 
+  /**
+   * Re-points pages to the compacted files of `plan` (each checked to
+   * continue the one before, like a rebuild would), costing the size of
+   * those files' indexes rather than the database's. False when the plan
+   * does not describe the live position (a rebuild must decide).
+   */
+  private async repointTo(plan: readonly LtxFileInfo[]): Promise<boolean> {
+    const index = this.index as ChunkedIndex;
+    const lastFile = plan[plan.length - 1];
+    if (!lastFile || lastFile.maxTxid !== index.txid) return false;
+    const parts = await readAll(this.builder, plan);
+    let end: ChainEnd | null = null;
+    for (const [i, f] of plan.entries()) {
+      const p = parts[i] as FilePart | FileRejected;
+      if (!("header" in p)) return false;
+      try {
+        checkContinues(end, f.key, p.header);
+      } catch {
+        return false;
+      }
+      end = { txid: p.header.maxTxid, pageSize: p.header.pageSize, postApplyChecksum: p.postApplyChecksum };
+    }
+    if ((parts[parts.length - 1] as FilePart).header.commit !== index.commit) return false;
+    const used = new Set(index.files.map((f) => `${f.key}\n${f.etag}`));
+    for (const [i, f] of plan.entries()) {
+      if (used.has(`${f.key}\n${f.etag}`)) continue;
+      const p = parts[i] as FilePart;
+      await index.repoint(chunkFileOf(f, this.integrity.admit(f, p)), this.builder.entries(f, p));
+    }
+    const state = this.mustState();
+    state.chain = plan.map((f) => f.key);
+    state.position = index.position;
+    this.saveState();
+    return true;
+  }
+
   /** L0 after the position only. Falls back to a full listing on anything unusual. */
   private async pollQuick(): Promise<boolean> {
     const index = this.index as ChunkedIndex;
@@ -290,7 +327,10 @@ export class Follower {
     const { plan, blockedBy } = planAvoiding(all, this.integrity.avoid);
     const last = plan[plan.length - 1];
     if (last && plan.map((f) => f.key).join("\n") !== this.mustState().chain.join("\n") && last.maxTxid >= (this.index as ChunkedIndex).txid) {
-      await this.rebuild(avoided.length > 0 ? "re-planned around quarantined files" : "re-pointed to compacted files", all);
+      // Moving pages off quarantined files needs the full plan; compaction alone only re-points.
+      if (avoided.length > 0 || !(await this.repointTo(plan))) {
+        await this.rebuild(avoided.length > 0 ? "re-planned around quarantined files" : "re-pointed to compacted files", all);
+      }
     }
     if (blockedBy.length > 0) throw this.integrity.blockedError(blockedBy, this.index);
     return advanced();
