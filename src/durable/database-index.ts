@@ -147,9 +147,9 @@ export class DatabaseIndex extends DurableObject<Env> {
             `replica is at TXID ${formatTxid(index.txid)}; TXID ${formatTxid(minTxid)} did not arrive within ${timeoutMs} ms`,
           );
         }
-        // All waiters share one poll rate (however many wait, ≤ 5 polls a second), and list
-        // every level only every third time: waiting must not turn into a listing storm.
-        if (Date.now() - (this.follower.lastPollAt ?? 0) >= WAIT_POLL_MS) await this.serialized(() => this.follower.poll(attempt % 3 === 2));
+        // All waiters share one poll rate (however many wait, ≤ 5 polls a second), and a poll only
+        // probes for the next level-0 file unless its schedule says list: waiting never turns into a listing storm.
+        if (Date.now() - (this.follower.lastPollAt ?? 0) >= WAIT_POLL_MS) await this.serialized(() => this.follower.poll(false));
         index = this.index ?? index;
         attempt++;
         if (index.txid < minTxid) await sleep(Math.max(0, Math.min(WAIT_POLL_MS, deadline - Date.now())));

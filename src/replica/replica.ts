@@ -20,7 +20,7 @@ import { readU64 } from "../ltx/bytes.ts";
 import { HEADER_SIZE, TRAILER_SIZE, type LtxHeader, decodeHeader } from "../ltx/header.ts";
 import { streamFileIndex } from "../ltx/index-stream.ts";
 import { LtxError } from "../ltx/errors.ts";
-import { formatTxid, parseLtxFilename } from "../ltx/txid.ts";
+import { formatLtxFilename, formatTxid, parseLtxFilename } from "../ltx/txid.ts";
 import type { ObjectStore, StoredObject } from "./types.ts";
 
 export type Layout = "s3" | "file";
@@ -152,6 +152,20 @@ export class Replica {
     const startAfter = afterTxid > 0 ? `${dir}${formatTxid(afterTxid)}-ffffffffffffffff.ltx` : undefined;
     const objects = await this.store.list(dir, startAfter ? { startAfter } : {});
     return sortFiles(objects.map((o) => this.toInfo(o, layout)).filter(isInfo));
+  }
+
+  /**
+   * The level-0 file of exactly one TXID, if it exists: the file Litestream
+   * writes next after `txid - 1` (every L0 file holds one TXID). One HEAD —
+   * a Class B operation, where a listing is Class A — so a poll that finds
+   * nothing new costs the cheapest request there is. Requires a known layout.
+   */
+  async probeL0(txid: number): Promise<LtxFileInfo | null> {
+    const layout = this.layoutValue;
+    if (!layout) throw new Error("probeL0 needs the replica's layout (list it first)");
+    const key = `${levelDir(this.prefix, layout, 0)}${formatLtxFilename(txid, txid)}`;
+    const o = await this.store.head(key);
+    return o ? this.toInfo(o, layout) : null;
   }
 
   /** Reads and validates the 100-byte header; checks it matches the file name. */

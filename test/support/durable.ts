@@ -60,3 +60,16 @@ export function listRecorder(): { calls: { prefix: string; startAfter: string | 
     });
   return { calls, wrap };
 }
+
+/** Records every `head` call (the key) a DO makes, passing it on to the real store. */
+export function headRecorder(): { keys: string[]; wrap: (inner: ObjectStore) => ObjectStore } {
+  const keys: string[] = [];
+  const wrap = (inner: ObjectStore): ObjectStore =>
+    withFaults(inner, {
+      head: (key) => {
+        keys.push(key);
+        return inner.head(key);
+      },
+    });
+  return { keys, wrap };
+}

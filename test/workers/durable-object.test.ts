@@ -136,7 +136,7 @@ describe("polling on alarms", () => {
       await instance.reportMissing(name, "nothing");
     });
     // reportMissing for an unknown key does nothing; the periodic full listing finds the change.
-    for (let i = 0; i < 10; i++) await runDurableObjectAlarm(stub);
+    for (let i = 0; i < FULL_LIST_EVERY; i++) await runDurableObjectAlarm(stub);
     const h2 = await held(stub, name, h1);
     const m = await manifest("small");
     expect(h2.generation).toBeGreaterThan(h1.generation);

@@ -7,6 +7,7 @@ import { env, exports } from "cloudflare:workers";
 import { createExecutionContext, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, test } from "vitest";
 import { createApp } from "../../src/http/app.ts";
+import { FULL_LIST_EVERY } from "../../src/durable/follower.ts";
 import { decodeLtxFile } from "../../src/ltx/decoder.ts";
 import { R2Store } from "../../src/replica/r2.ts";
 import { expectError } from "../support/http.ts";
@@ -27,7 +28,8 @@ async function generation(db: string): Promise<number> {
 }
 async function generationAbove(db: string, above: number): Promise<number> {
   const stub = env.DB_INDEX.getByName(db);
-  for (let n = 0; n < 12; n++) {
+  // The scheduled full listing (every FULL_LIST_EVERY polls) is what notices a replaced history.
+  for (let n = 0; n <= FULL_LIST_EVERY + 2; n++) {
     if ((await generation(db)) > above) break;
     await runDurableObjectAlarm(stub);
   }
