@@ -22,7 +22,7 @@ import { databasesConfig } from "../config/open-replica.ts";
 import type { ApiBindings } from "../env.ts";
 import { createHranaApp } from "../hrana/routes.ts";
 import { formatTxid } from "../ltx/txid.ts";
-import { listDatabases, requireDatabase } from "../query/databases.ts";
+import { MAX_PAGE, listDatabases, requireDatabase } from "../query/databases.ts";
 import { type QueryOutcome, isolateStats, runStatements } from "../query/service.ts";
 import { subrequests } from "../pages/stats.ts";
 import { authorize } from "./auth.ts";
@@ -115,7 +115,10 @@ export function createApp(): Hono<AppEnv> {
 
   app.get("/db", async (c) => {
     authorize(c.req.raw, c.env, null);
-    return c.json({ databases: await listDatabases(c.env) });
+    const limit = c.req.query("limit");
+    const n = limit === undefined ? undefined : Number(limit);
+    if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= MAX_PAGE)) throw new ApiError("BAD_REQUEST", `limit must be an integer from 1 to ${MAX_PAGE}`);
+    return c.json(await listDatabases(c.env, { ...(n !== undefined ? { limit: n } : {}), cursor: c.req.query("cursor") ?? null }));
   });
 
   // Auth comes before the existence check, so tokens are needed to learn which names exist.

@@ -43,22 +43,71 @@ export async function requireDatabase(env: ReplicaEnv, name: string): Promise<Da
   return cfg;
 }
 
-/** Lists databases: the configured ones, plus top-level folders of the bucket in serve-all mode. */
-export async function listDatabases(env: ReplicaEnv): Promise<{ name: string; source: string; prefix: string }[]> {
-  const config = databasesConfig(env);
-  const out = new Map<string, { name: string; source: string; prefix: string }>();
-  for (const c of config.explicit.values()) out.set(c.name, { name: c.name, source: c.source, prefix: c.prefix });
-  if (config.serveAll) {
-    const base = config.root ? `${config.root}/` : "";
-    let cursor: string | undefined;
-    do {
-      const res = await env.BUCKET.list({ prefix: base, delimiter: "/", limit: 1000, ...(cursor ? { cursor } : {}) });
-      for (const p of res.delimitedPrefixes) {
-        const name = p.slice(base.length).replace(/\/$/, "");
-        if (!out.has(name) && databaseConfig(config, name) !== null) out.set(name, { name, source: "r2", prefix: `${base}${name}` });
-      }
-      cursor = res.truncated ? res.cursor : undefined;
-    } while (cursor);
+export interface DatabaseEntry {
+  name: string;
+  source: string;
+  prefix: string;
+}
+
+/** Databases a page of `GET /db` lists at most. */
+export const MAX_PAGE = 1000;
+export const DEFAULT_PAGE = 100;
+
+/** One page of databases, and the cursor of the next page (null at the end). */
+export interface DatabasePage {
+  databases: DatabaseEntry[];
+  cursor: string | null;
+}
+
+function encodeCursor(c: { r2: string | null; after: string }): string {
+  return btoa(JSON.stringify(c)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function decodeCursor(s: string): { r2: string | null; after: string } {
+  try {
+    const v = JSON.parse(atob(s.replace(/-/g, "+").replace(/_/g, "/"))) as unknown;
+    if (typeof v === "object" && v !== null && "after" in v && typeof v.after === "string" && "r2" in v && (v.r2 === null || typeof v.r2 === "string")) {
+      return { r2: v.r2, after: v.after };
+    }
+  } catch {
+    // refused below
   }
-  return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  throw new ApiError("BAD_REQUEST", "cursor is not one this API handed out; start again without it");
+}
+
+/**
+ * One page of databases: the configured ones (on the first page), then
+ * top-level folders of the bucket in serve-all mode, in name order, `limit`
+ * at a time. Each page costs at most a couple of listings, however many
+ * databases the bucket holds.
+ */
+export async function listDatabases(env: ReplicaEnv, opts: { limit?: number; cursor?: string | null } = {}): Promise<DatabasePage> {
+  const config = databasesConfig(env);
+  const limit = Math.max(1, Math.min(MAX_PAGE, Math.floor(opts.limit ?? DEFAULT_PAGE)));
+  const from = opts.cursor ? decodeCursor(opts.cursor) : null;
+  const out: DatabaseEntry[] = [];
+  const seen = new Set<string>();
+  if (!from) {
+    for (const c of [...config.explicit.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      out.push({ name: c.name, source: c.source, prefix: c.prefix });
+      seen.add(c.name);
+    }
+  }
+  if (!config.serveAll) return { databases: out, cursor: null };
+  const base = config.root ? `${config.root}/` : "";
+  let r2Cursor = from?.r2 ?? undefined;
+  const after = from?.after ?? "";
+  let folders = 0;
+  for (;;) {
+    const res = await env.BUCKET.list({ prefix: base, delimiter: "/", limit: Math.min(1000, limit + 1), ...(r2Cursor ? { cursor: r2Cursor } : {}) });
+    for (const p of res.delimitedPrefixes) {
+      const name = p.slice(base.length).replace(/\/$/, "");
+      if (name <= after || seen.has(name) || config.explicit.has(name) || databaseConfig(config, name) === null) continue;
+      if (folders === limit) return { databases: out, cursor: encodeCursor({ r2: r2Cursor ?? null, after: out[out.length - 1]?.name ?? after }) };
+      out.push({ name, source: "r2", prefix: `${base}${name}` });
+      folders++;
+    }
+    if (!res.truncated) return { databases: out, cursor: null };
+    r2Cursor = res.cursor;
+  }
 }
