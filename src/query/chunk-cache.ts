@@ -45,6 +45,10 @@ export class ChunkCache {
     return this.#lru.byteLength;
   }
 
+  get maxBytes(): number {
+    return this.#lru.maxBytes;
+  }
+
   get size(): number {
     return this.#lru.size;
   }

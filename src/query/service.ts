@@ -76,7 +76,8 @@ function caches_(limits: Limits): IsolateCaches {
 }
 
 function chunks_(limits: Limits): ChunkCache {
-  if (!isolate.chunks) isolate.chunks = new ChunkCache(limits.indexCacheBytes);
+  // A new budget (a changed LIMITS) starts a new cache: chunks are immutable, nothing is lost but warmth.
+  if (isolate.chunks?.maxBytes !== limits.indexCacheBytes) isolate.chunks = new ChunkCache(limits.indexCacheBytes);
   return isolate.chunks;
 }
 
