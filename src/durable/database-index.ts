@@ -13,7 +13,8 @@ import { type DatabaseConfig, databaseConfig } from "../config/databases.ts";
 import { databasesConfig, openReplica, openStore } from "../config/open-replica.ts";
 import type { Env } from "../env.ts";
 import { formatTxid } from "../ltx/txid.ts";
-import { type IndexRoot, ID_BYTES } from "../page-index/root.ts";
+import type { IndexRoot } from "../page-index/root.ts";
+import { rootPayload } from "./root-payload.ts";
 import { CountingStore, newCounters } from "../replica/counting.ts";
 import { TimeoutStore } from "../replica/timeout-store.ts";
 import type { Replica } from "../replica/replica.ts";
@@ -79,21 +80,7 @@ export class DatabaseIndex extends DurableObject<Env> {
     return this.rpc(name, async () => {
       const index = await this.ensureIndex();
       this.follower.integrity.assertServable(index);
-      const root = index.root;
-      const freshness = this.freshness();
-      if (req.lineage === root.lineage && req.generation === root.generation && req.version !== undefined && req.version <= root.version) {
-        if (req.version === root.version) return { kind: "same", freshness };
-        const changed = this.store.chunks.changedSince(req.version, root.version);
-        if (changed !== null) {
-          const n = root.chunks.length / ID_BYTES;
-          const list = [...changed].filter((c) => c < n).sort((a, b) => a - b);
-          const ids = new Uint8Array(list.length * ID_BYTES);
-          list.forEach((c, k) => ids.set(root.chunks.subarray(c * ID_BYTES, (c + 1) * ID_BYTES), k * ID_BYTES));
-          const { chunks: _, ...pos } = root;
-          return { kind: "delta", delta: { ...pos, fromVersion: req.version, changed: Uint32Array.from(list), ids }, freshness };
-        }
-      }
-      return { kind: "full", root, freshness };
+      return rootPayload(index.root, req, this.freshness(), this.store.chunks);
     });
   }
 
@@ -416,8 +403,6 @@ export class DatabaseIndex extends DurableObject<Env> {
     if (this.nextPollAt === null && this.isIdle()) return "idle";
     return "ok";
   }
-
-
 
   private describe(): DbStatus {
     const state = this.follower.mustState();
