@@ -19,6 +19,9 @@ import { LtxStreamVerifier } from "../ltx/verifier.ts";
 import { type LtxFileInfo, type Replica, checkHeaderName } from "../replica/replica.ts";
 import type { FileRange } from "./ranges.ts";
 
+/** Bytes of a new range that complete a frame cut by the previous one: more than any valid frame (64 KiB page, LZ4 worst case). */
+const STITCH_BYTES = 128 * 1024;
+
 /** What both streaming verifiers offer. */
 interface Feeder {
   feed(bytes: Uint8Array, offset: number): boolean;
@@ -59,22 +62,38 @@ export class FileStream {
   async push(r: FileRange): Promise<void> {
     const expected = this.carryAt + this.carry.length;
     if (r.offset !== expected) throw new RangeError(`${this.file.key}: expected a range at ${expected}, got ${r.offset}`);
-    const offset = this.carry.length > 0 ? this.carryAt : r.offset;
-    const bytes = this.carry.length > 0 ? concat(this.carry, r.bytes) : r.bytes;
-    this.feeder ??= await this.open(bytes, r);
-    const feeder = this.feeder;
+    this.feeder ??= await this.open(r);
+    if (this.carry.length === 0) {
+      this.feed(r.bytes, r.offset);
+    } else {
+      // Complete the cut frame with the head of the new range, then walk on in the range itself:
+      // this copies about a frame, not the range.
+      const head = r.bytes.length <= 2 * STITCH_BYTES ? r.bytes : r.bytes.subarray(0, STITCH_BYTES);
+      this.feed(concat(this.carry, head), this.carryAt);
+      if (head !== r.bytes) {
+        const pos = this.carryAt;
+        // (A frame longer than the head is no valid frame; it is still fed whole, to fail where it breaks.)
+        this.feed(pos >= r.offset ? r.bytes.subarray(pos - r.offset) : concat(this.carry.subarray(0, r.offset - pos), r.bytes), pos);
+      }
+    }
+    if (r.last && !this.feeder.done) {
+      throw new LtxError("LTX_TRUNCATED", `file ends inside the page frame at ${this.carryAt}`, { file: this.file.key, offset: this.carryAt });
+    }
+  }
+
+  /** Feeds `bytes` (at `offset`) and keeps what the feeder could not use yet. */
+  private feed(bytes: Uint8Array, offset: number): void {
+    const feeder = this.feeder as Feeder;
     feeder.feed(bytes, offset);
     const pos = feeder.progress.pos;
     this.carry = bytes.subarray(pos - offset);
     this.carryAt = pos;
-    if (r.last && !feeder.done) {
-      throw new LtxError("LTX_TRUNCATED", `file ends inside the page frame at ${pos}`, { file: this.file.key, offset: pos });
-    }
   }
 
   /** Validates the header and picks the verifier from the first frame's encoding. */
-  private async open(first: Uint8Array, r: FileRange): Promise<Feeder> {
+  private async open(r: FileRange): Promise<Feeder> {
     const file = this.file;
+    const first = r.bytes;
     const header = checkHeaderName(decodeHeader(first, file.key), file);
     this.headerValue = header;
     this.hooks.onHeader(header);
