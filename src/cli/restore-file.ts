@@ -8,8 +8,10 @@
  */
 import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { DirStore } from "../replica/dir.ts";
 import type { Replica } from "../replica/replica.ts";
 import { type PageSink, type RestoreOptions, type RestoreResult, restore } from "../restore/restore.ts";
+import { dirReadInto } from "./dir-read.ts";
 import { CliError } from "./errors.ts";
 
 /** Files SQLite keeps next to a database; stale ones would corrupt the restored file. */
@@ -103,7 +105,9 @@ export async function restoreToFile(replica: Replica, output: string, opts: Rest
   };
   const dispose = opts.onInterrupt?.(cleanup);
   try {
-    const r = await restore(replica, sink, opts);
+    // Local replicas are read straight into reused buffers.
+    const readInto = opts.readInto ?? (replica.store instanceof DirStore ? dirReadInto(replica.store) : undefined);
+    const r = await restore(replica, sink, readInto ? { ...opts, readInto } : opts);
     const bytes = r.commit * r.pageSize;
     sink.finish(bytes);
     const appeared = opts.force ? undefined : present(path);

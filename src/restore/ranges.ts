@@ -15,6 +15,13 @@ export const RESTORE_RANGE_BYTES = 4 * 1024 * 1024;
 /** Bytes at the end of a file that locate its page index: the u64 index length, then the trailer. */
 export const INDEX_LENGTH_TAIL = 8 + TRAILER_SIZE;
 
+/**
+ * Fills `dst` with the bytes of `file` at `offset` (exactly `dst.length`),
+ * for stores that can read into a caller's buffer (local files): the ranges
+ * then rotate through three buffers instead of allocating one per read.
+ */
+export type ReadInto = (file: LtxFileInfo, offset: number, dst: Uint8Array) => Promise<void>;
+
 /** One range of one planned file. */
 export interface FileRange {
   file: LtxFileInfo;
@@ -66,9 +73,16 @@ const unquote = (etag: string): string => etag.replace(/"/g, "");
 /**
  * Yields every range of every planned file in plan order. While the caller
  * works on one range, the next one (possibly the next file's first) is being
- * read; never more.
+ * read; never more. With `readInto`, range i lands in buffer i mod 3: while
+ * range i is decoded, range i+1 is being read, and the caller may still hold
+ * the tail of range i-1 (a frame cut by the boundary) — three distinct buffers.
  */
-export async function* readPlanRanges(replica: Replica, plan: readonly LtxFileInfo[], rangeBytes = RESTORE_RANGE_BYTES): AsyncGenerator<FileRange> {
+export async function* readPlanRanges(
+  replica: Replica,
+  plan: readonly LtxFileInfo[],
+  rangeBytes = RESTORE_RANGE_BYTES,
+  readInto?: ReadInto,
+): AsyncGenerator<FileRange> {
   for (const f of plan) {
     if (f.size < MIN_FILE_SIZE) throw new LtxError("LTX_TRUNCATED", `file of ${f.size} bytes is too short to be an LTX file`, { file: f.key, offset: 0 });
   }
@@ -80,10 +94,17 @@ export async function* readPlanRanges(replica: Replica, plan: readonly LtxFileIn
       for (const r of splitRanges(file.size, step)) yield { file, planIndex, ...r, last: r.offset + r.length === file.size };
     }
   }
+  // The longest range: a step plus a trailer never split off.
+  const buffers = readInto ? [0, 1, 2].map(() => new Uint8Array(step + TRAILER_SIZE - 1)) : [];
+  let n = 0;
+  const read = (s: Step): Promise<Uint8Array> => {
+    const dst = buffers[n++ % 3]?.subarray(0, s.length);
+    return readInto && dst ? readInto(s.file, s.offset, dst).then(() => dst) : readExact(replica, s.file, s.offset, s.length);
+  };
   const start = (s: Step): Promise<FileRange> => {
     const wantTail = s.offset === 0 && !s.last;
     const tail = wantTail ? readExact(replica, s.file, s.file.size - INDEX_LENGTH_TAIL, INDEX_LENGTH_TAIL) : Promise.resolve(null);
-    const body = readExact(replica, s.file, s.offset, s.length);
+    const body = read(s);
     const p = Promise.all([body, tail]).then(([bytes, t]) => ({ file: s.file, planIndex: s.planIndex, offset: s.offset, bytes, last: s.last, tail: t }));
     // The caller may stop (a bad file) before awaiting this read: never an unhandled rejection.
     p.catch(() => undefined);

@@ -13,9 +13,9 @@ import { type PlanTarget, LATEST, computeRestorePlan } from "../plan/plan.ts";
 import type { LtxFileInfo, Replica } from "../replica/replica.ts";
 import { FileStream } from "./file-stream.ts";
 import { mapPool } from "./pool.ts";
-import { readPlanRanges } from "./ranges.ts";
+import { type ReadInto, readPlanRanges } from "./ranges.ts";
 
-export { RESTORE_RANGE_BYTES } from "./ranges.ts";
+export { RESTORE_RANGE_BYTES, type ReadInto } from "./ranges.ts";
 
 /** Storage fan-out used by restore and index builds. */
 export const FETCH_CONCURRENCY = 6;
@@ -61,6 +61,8 @@ export interface RestoreOptions {
   files?: LtxFileInfo[];
   /** Bytes per range read (default {@link RESTORE_RANGE_BYTES}). */
   rangeBytes?: number;
+  /** Reads ranges into reused buffers (local files; see {@link ReadInto}); default: the replica's store. */
+  readInto?: ReadInto;
 }
 
 /** Receives pages in apply order, synchronously; `data` is only valid during the call. */
@@ -102,7 +104,7 @@ export async function restore(replica: Replica, sink: PageSink, opts: RestoreOpt
     },
   };
   let stream: FileStream | null = null;
-  for await (const r of readPlanRanges(replica, plan, opts.rangeBytes)) {
+  for await (const r of readPlanRanges(replica, plan, opts.rangeBytes, opts.readInto)) {
     if (r.offset === 0) stream = new FileStream(replica, r.file, hooks);
     if (!stream) throw new Error("range of a file that was never opened");
     await stream.push(r);

@@ -9,6 +9,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
+import { dirReadInto } from "../../src/cli/dir-read.ts";
 import { concatBytes } from "../../src/ltx/bytes.ts";
 import { LtxError } from "../../src/ltx/errors.ts";
 import { formatLtxFilename } from "../../src/ltx/txid.ts";
@@ -68,15 +69,18 @@ class RecordingStore implements ObjectStore {
 
 describe.each(FIXTURES)("fixture %s", (name) => {
   const m = manifest(name);
-  const replica = new Replica(new DirStore(join(ROOT, name)), { prefix: "" });
+  const store = new DirStore(join(ROOT, name));
+  const replica = new Replica(store, { prefix: "" });
   const final = m.all_states.find((s) => s.txid === m.final_txid);
 
-  test("the final TXID restores byte-identical with ranges that cut frames anywhere", async () => {
+  test("the final TXID restores byte-identical with ranges that cut frames anywhere, read by the store or into reused buffers", async () => {
     const files = await replica.listFiles();
     // 128 is the floor (a first range holds the header); odd sizes put boundaries mid-frame, mid-varint, near the trailer.
     for (const rangeBytes of [128, 1000, 4099, 70_001]) {
-      const r = await restoreToBytes(replica, { files, rangeBytes });
-      expect(sha256(r.bytes), `ranges of ${rangeBytes}`).toBe(final?.sha256);
+      for (const readInto of [undefined, dirReadInto(store)]) {
+        const r = await restoreToBytes(replica, { files, rangeBytes, ...(readInto ? { readInto } : {}) });
+        expect(sha256(r.bytes), `ranges of ${rangeBytes}${readInto ? ", reused buffers" : ""}`).toBe(final?.sha256);
+      }
     }
   });
 
@@ -101,11 +105,13 @@ describe("files far larger than a range", () => {
     const file = encodeLtxFile({ pageSize, commit, minTxid: 1, maxTxid: 1, timestamp: 0, encoding }, pages.map((p, i) => [i + 1, p] as const));
     writeFileSync(join(dir, "ltx", "0", formatLtxFilename(1, 1)), file);
     const want = sha256(concatBytes(pages));
-    const replica = new Replica(new DirStore(dir), { prefix: "" });
+    const store = new DirStore(dir);
+    const replica = new Replica(store, { prefix: "" });
     // Ranges above 256 KiB complete a cut frame from the head of the next range; smaller ones join whole ranges.
     for (const rangeBytes of [300_007, 700_001, 4099]) {
       expect(file.length).toBeGreaterThan(2 * rangeBytes);
       expect(sha256((await restoreToBytes(replica, { rangeBytes })).bytes), `ranges of ${rangeBytes}`).toBe(want);
+      expect(sha256((await restoreToBytes(replica, { rangeBytes, readInto: dirReadInto(store) })).bytes), `reused buffers of ${rangeBytes}`).toBe(want);
     }
   });
 });
