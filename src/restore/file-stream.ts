@@ -9,7 +9,7 @@
  * checksum when the last range arrives. A frame cut by the end of a range is
  * carried over and completed by the next one.
  */
-import { readU16, readU32 } from "../ltx/bytes.ts";
+import { concatBytes, readU16, readU32 } from "../ltx/bytes.ts";
 import { LtxError } from "../ltx/errors.ts";
 import { decodeFileIndex, locateFileIndex } from "../ltx/file-index.ts";
 import { LtxFrameWalker } from "../ltx/frame-verifier.ts";
@@ -69,11 +69,11 @@ export class FileStream {
       // Complete the cut frame with the head of the new range, then walk on in the range itself:
       // this copies about a frame, not the range.
       const head = r.bytes.length <= 2 * STITCH_BYTES ? r.bytes : r.bytes.subarray(0, STITCH_BYTES);
-      this.feed(concat(this.carry, head), this.carryAt);
+      this.feed(concatBytes([this.carry, head]), this.carryAt);
       if (head !== r.bytes) {
         const pos = this.carryAt;
         // (A frame longer than the head is no valid frame; it is still fed whole, to fail where it breaks.)
-        this.feed(pos >= r.offset ? r.bytes.subarray(pos - r.offset) : concat(this.carry.subarray(0, r.offset - pos), r.bytes), pos);
+        this.feed(pos >= r.offset ? r.bytes.subarray(pos - r.offset) : concatBytes([this.carry.subarray(0, r.offset - pos), r.bytes]), pos);
       }
     }
     if (r.last && !this.feeder.done) {
@@ -116,11 +116,4 @@ export class FileStream {
 function isFrameEncoded(first: Uint8Array): boolean {
   if (first.length < HEADER_SIZE + 6 || readU32(first, HEADER_SIZE) === 0) return false;
   return readU16(first, HEADER_SIZE + 4) !== PAGE_FLAG_SIZE;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }
