@@ -11,30 +11,43 @@
  * ```
  */
 import { readFileSync } from "node:fs";
-import { devHelp, runDev } from "./dev.ts";
 import { CliError, formatDebug, formatError, usageError } from "./errors.ts";
-import { importHelp, runImport } from "./import.ts";
-import { infoHelp, runInfo } from "./info.ts";
 import { type CliIo, processIo } from "./io.ts";
-import { queryHelp, runQuery } from "./query.ts";
-import { restoreHelp, runRestore } from "./restore.ts";
-import { runSeed, seedHelp } from "./seed.ts";
-import { runVerify, verifyHelp } from "./verify.ts";
 
-interface Command {
-  summary: string;
+interface CommandModule {
   run: (argv: readonly string[], io: CliIo) => Promise<number>;
   help: () => string;
 }
 
+interface Command {
+  summary: string;
+  /** Imported on use: a command loads only its own modules (`query` alone pulls in the SQL engine). */
+  load: () => Promise<CommandModule>;
+}
+
 const COMMANDS: Record<string, Command> = {
-  restore: { summary: "write the database at a TXID or time to a file", run: runRestore, help: restoreHelp },
-  query: { summary: "run read-only SQL against a replica without restoring it", run: runQuery, help: queryHelp },
-  info: { summary: "describe a replica: levels, sizes, restorable TXIDs", run: runInfo, help: infoHelp },
-  verify: { summary: "decode and checksum every LTX file, check the latest plan", run: runVerify, help: verifyHelp },
-  import: { summary: "make a snapshot replica from a plain SQLite database", run: runImport, help: importHelp },
-  seed: { summary: "copy a replica into wrangler's local R2 as a database", run: runSeed, help: seedHelp },
-  dev: { summary: "run the Worker locally (wrangler dev) with a sample database", run: runDev, help: devHelp },
+  restore: {
+    summary: "write the database at a TXID or time to a file",
+    load: async () => import("./restore.ts").then((m) => ({ run: m.runRestore, help: m.restoreHelp })),
+  },
+  query: {
+    summary: "run read-only SQL against a replica without restoring it",
+    load: async () => import("./query.ts").then((m) => ({ run: m.runQuery, help: m.queryHelp })),
+  },
+  info: { summary: "describe a replica: levels, sizes, restorable TXIDs", load: async () => import("./info.ts").then((m) => ({ run: m.runInfo, help: m.infoHelp })) },
+  verify: {
+    summary: "decode and checksum every LTX file, check the latest plan",
+    load: async () => import("./verify.ts").then((m) => ({ run: m.runVerify, help: m.verifyHelp })),
+  },
+  import: {
+    summary: "make a snapshot replica from a plain SQLite database",
+    load: async () => import("./import.ts").then((m) => ({ run: m.runImport, help: m.importHelp })),
+  },
+  seed: { summary: "copy a replica into wrangler's local R2 as a database", load: async () => import("./seed.ts").then((m) => ({ run: m.runSeed, help: m.seedHelp })) },
+  dev: {
+    summary: "run the Worker locally (wrangler dev) with a sample database",
+    load: async () => import("./dev.ts").then((m) => ({ run: m.runDev, help: m.devHelp })),
+  },
 };
 
 function topHelp(): string {
@@ -95,13 +108,13 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       }
       const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
       if (!cmd) throw usageError("CLI_UNKNOWN_COMMAND", `unknown command ${JSON.stringify(name)}`);
-      io.stdout.write(cmd.help());
+      io.stdout.write((await cmd.load()).help());
       return 0;
     }
     if (head.startsWith("-")) throw usageError("CLI_UNKNOWN_FLAG", `unknown flag ${head} (flags go after the command)`);
     const cmd = Object.hasOwn(COMMANDS, head) ? COMMANDS[head] : undefined;
     if (!cmd) throw usageError("CLI_UNKNOWN_COMMAND", `unknown command ${JSON.stringify(head)}`);
-    return await cmd.run(rest, io);
+    return await (await cmd.load()).run(rest, io);
   } catch (e) {
     io.stderr.write(`${formatError(e)}\n`);
     if (debug) io.stderr.write(`${formatDebug(e)}\n`);

@@ -1,21 +1,19 @@
 /**
  * @module
  * `ltx-edge restore`: writes the database at a TXID or time exactly as
- * `litestream restore` would. Pages go straight to `<output>.tmp` with
- * positional synchronous writes; the file is truncated to Commit pages,
- * fsynced and renamed over the output only when the whole chain applied, so
- * a failed restore never leaves a partial or wrong database behind.
+ * `litestream restore` would, streaming (restore-file.ts): pages go straight
+ * to `<output>.tmp`, which is renamed over the output only when the whole
+ * chain applied, so a failed restore never leaves a partial or wrong database.
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { dirname, resolve } from "node:path";
 import { formatTxid, parseTxid } from "../ltx/txid.ts";
 import { LATEST, type PlanTarget } from "../plan/plan.ts";
-import { type PageSink, type RestoreProgress, restore } from "../restore/restore.ts";
+import type { RestoreProgress } from "../restore/restore.ts";
 import { type CommandSpec, type ParsedArgs, formatHelp, parseArgs } from "./args.ts";
-import { CliError, badArgs } from "./errors.ts";
+import { badArgs } from "./errors.ts";
 import { humanBytes, humanDuration, isoTime } from "./format.ts";
 import type { CliIo } from "./io.ts";
 import { REPLICA_FLAGS, type ReplicaOptions, listOrFail, openReplica, parseLayout, s3OptionsFrom } from "./replica-url.ts";
+import { checkOutput, restoreToFile } from "./restore-file.ts";
 
 export const RESTORE_SPEC: CommandSpec = {
   name: "restore",
@@ -70,9 +68,6 @@ export interface RestoreSummary {
   durationMs: number;
 }
 
-/** Files SQLite keeps next to a database; stale ones would corrupt the restored file. */
-const SIDE_FILES = ["-wal", "-shm", "-journal"] as const;
-
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})$/;
 
 /** Parses an RFC 3339 timestamp with an explicit zone into ms; throws a user error otherwise. */
@@ -99,46 +94,6 @@ export function targetFrom(args: ParsedArgs): PlanTarget {
   if (txid !== undefined) return { kind: "txid", txid: parseTxidArg(txid) };
   if (timestamp !== undefined) return { kind: "timestamp", timestamp: parseTimestamp(timestamp) };
   return LATEST;
-}
-
-/** Writes pages at (pgno-1)*pageSize; opens the file on the first page, so a failed plan creates nothing. */
-class FileSink implements PageSink {
-  fd: number | null = null;
-  constructor(readonly path: string) {}
-
-  write(pgno: number, data: Uint8Array, pageSize: number): void {
-    if (this.fd === null) this.fd = openSync(this.path, "w", 0o644);
-    const at = (pgno - 1) * pageSize;
-    let done = 0;
-    while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, at + done);
-  }
-
-  close(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
-  }
-}
-
-function removeIfExists(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (e) {
-    if ((e as { code?: unknown }).code !== "ENOENT") throw e;
-  }
-}
-
-/** fsync a directory so a rename survives power loss; unsupported on some platforms, hence best effort. */
-function syncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Windows cannot open directories; the rename itself already happened.
-  }
 }
 
 interface Progress {
@@ -171,57 +126,33 @@ function progressReporter(io: CliIo, force: boolean): Progress {
 /** Restores a replica into a file. Throws user errors (CliError, PlanError, LtxError, StorageError). */
 export async function restoreCommand(opts: RestoreCommandOptions, io: CliIo): Promise<RestoreSummary> {
   const started = performance.now();
-  const output = resolve(opts.output);
-  const dir = dirname(output);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError("CLI_NOT_FOUND", `output directory ${dir} does not exist`);
-  // A leftover -wal or hot journal would be replayed onto the new file by SQLite: treat it like an existing output.
-  const present = () => [output, ...SIDE_FILES.map((x) => output + x)].find((p) => existsSync(p));
-  const clash = present();
-  if (!opts.force && clash !== undefined) {
-    throw new CliError("CLI_OUTPUT_EXISTS", `${clash} already exists; pass --force to replace it`);
-  }
+  // Output clashes are refused before the replica is even listed.
+  checkOutput(opts.output, opts.force);
   const replica = openReplica(opts.replica, opts.replicaOptions);
   const files = await listOrFail(replica, opts.replicaOptions.layout);
-
-  const tmp = `${output}.tmp`;
-  const sink = new FileSink(tmp);
-  const cleanup = () => {
-    sink.close();
-    removeIfExists(tmp);
-  };
-  const dispose = io.onInterrupt?.(cleanup);
   const progress = progressReporter(io, opts.progress === true);
   try {
     const { onProgress } = progress;
-    const r = await restore(replica, sink, { target: opts.target ?? LATEST, files, ...(onProgress ? { onProgress } : {}) });
-    if (sink.fd === null) sink.fd = openSync(tmp, "w", 0o644); // only a zero-page database writes nothing
-    const bytes = r.commit * r.pageSize;
-    // Earlier files may have written pages past the final Commit (the database shrank).
-    ftruncateSync(sink.fd, bytes);
-    fsyncSync(sink.fd);
-    sink.close();
-    const appeared = opts.force ? undefined : present();
-    if (appeared !== undefined) throw new CliError("CLI_OUTPUT_EXISTS", `${appeared} appeared during the restore; pass --force to replace it`);
-    // Removed before the rename, so no reader ever sees the new file with the old WAL.
-    if (opts.force) for (const suffix of SIDE_FILES) removeIfExists(output + suffix);
-    renameSync(tmp, output);
-    syncDir(dir);
+    const r = await restoreToFile(replica, opts.output, {
+      target: opts.target ?? LATEST,
+      files,
+      force: opts.force === true,
+      ...(onProgress ? { onProgress } : {}),
+      ...(io.onInterrupt ? { onInterrupt: io.onInterrupt } : {}),
+    });
     return {
-      output,
+      output: r.output,
       txid: r.txid,
       timestamp: r.timestamp,
       pageSize: r.pageSize,
       pages: r.commit,
-      bytes,
+      bytes: r.bytes,
       files: r.plan.length,
       durationMs: performance.now() - started,
     };
   } catch (e) {
     progress.end();
-    cleanup();
     throw e;
-  } finally {
-    dispose?.();
   }
 }
 

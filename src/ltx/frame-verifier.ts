@@ -41,6 +41,8 @@ export interface FrameWalkerOptions {
   indexStart: number;
   indexEnd: number;
   progress?: WalkProgress | null;
+  /** Receives every decoded page in file order (restore writes them); `data` is reused after the call. */
+  onPage?: (pgno: number, data: Uint8Array) => void;
 }
 
 const HEADER_FIELDS = ["flags", "pageSize", "commit", "minTxid", "maxTxid", "timestamp", "preApplyChecksum"] as const;
@@ -55,8 +57,10 @@ export class LtxFrameWalker {
   private crc: Crc64;
   private implied: Crc64;
   private stored: Crc64;
+  private readonly onPage: ((pgno: number, data: Uint8Array) => void) | undefined;
 
   constructor(o: FrameWalkerOptions) {
+    this.onPage = o.onPage;
     this.file = o.file;
     this.size = o.size;
     this.header = o.header;
@@ -139,6 +143,7 @@ export class LtxFrameWalker {
       }
       decodePageFrame(bytes, rel, rel + frameLen, page, { file, absBase: offset, expectedPgno: pgno });
       hashFrame(this.crc, bytes, rel, flags, page);
+      this.onPage?.(pgno, page);
       const entry: number[] = [];
       pushUvarint(entry, pgno);
       pushUvarint(entry, at);

@@ -41,6 +41,8 @@ export interface StreamVerifierOptions {
   index: FileIndex;
   /** Continue a verification (ignored when it does not fit this file's layout). */
   progress?: VerifyProgress | null;
+  /** Receives every decoded page in file order (restore writes them); `data` is reused after the call. */
+  onPage?: (pgno: number, data: Uint8Array) => void;
 }
 
 const HEADER_FIELDS = ["flags", "pageSize", "commit", "minTxid", "maxTxid", "timestamp", "preApplyChecksum"] as const;
@@ -57,8 +59,10 @@ export class LtxStreamVerifier {
   private pos = 0;
   private frame = 0;
   private crc = new Crc64();
+  private readonly onPage: ((pgno: number, data: Uint8Array) => void) | undefined;
 
   constructor(opts: StreamVerifierOptions) {
+    this.onPage = opts.onPage;
     this.file = opts.file;
     this.size = opts.size;
     this.header = opts.header;
@@ -140,6 +144,7 @@ export class LtxStreamVerifier {
       const r = decodePageFrame(bytes, o - offset, o - offset + s, page, { file, absBase: offset, expectedPgno: fi.pgno[this.frame] ?? 0 });
       if (r.consumed !== s) throw new LtxError("LTX_BAD_FRAME", `page ${r.pgno} frame is ${r.consumed} bytes, index says ${s}`, { file, offset: o });
       hashFrame(this.crc, bytes, o - offset, r.flags, page);
+      this.onPage?.(r.pgno, page);
       p = o + s;
       this.frame++;
     }

@@ -1,18 +1,21 @@
 /**
  * @module
  * Restore: resolve a plan against a replica, then either write the database
- * (every planned file downloaded whole, decoded and checksum-verified, pages
- * overlaid in plan order) or build the page index (only each file's tail).
+ * (every planned file streamed in range reads, decoded and checksum-verified,
+ * pages overlaid in plan order) or build the page index (only each file's tail).
  */
-import { decodeLtxFile } from "../ltx/decoder.ts";
 import type { FileIndex } from "../ltx/file-index.ts";
 import { type LtxHeader, lockPgno } from "../ltx/header.ts";
 import { formatTxid } from "../ltx/txid.ts";
 import { PageIndex } from "../page-index/page-index.ts";
 import { PlanError } from "../plan/errors.ts";
 import { type PlanTarget, LATEST, computeRestorePlan } from "../plan/plan.ts";
-import { type LtxFileInfo, type Replica, checkHeaderName } from "../replica/replica.ts";
+import type { LtxFileInfo, Replica } from "../replica/replica.ts";
+import { FileStream } from "./file-stream.ts";
 import { mapPool } from "./pool.ts";
+import { type ReadInto, readPlanRanges } from "./ranges.ts";
+
+export { RESTORE_RANGE_BYTES, type ReadInto } from "./ranges.ts";
 
 /** Storage fan-out used by restore and index builds. */
 export const FETCH_CONCURRENCY = 6;
@@ -56,6 +59,10 @@ export interface RestoreOptions {
   onProgress?: (p: RestoreProgress) => void;
   /** Already-listed files (saves a listing). */
   files?: LtxFileInfo[];
+  /** Bytes per range read (default {@link RESTORE_RANGE_BYTES}). */
+  rangeBytes?: number;
+  /** Reads ranges into reused buffers (local files; see {@link ReadInto}); default: the replica's store. */
+  readInto?: ReadInto;
 }
 
 /** Receives pages in apply order, synchronously; `data` is only valid during the call. */
@@ -64,59 +71,75 @@ export interface PageSink {
 }
 
 /**
- * Restores a database into `sink`. Files are downloaded with bounded
- * read-ahead but applied strictly in plan order. Throws when a file fails
- * its checksum or the chain leaves any page ≤ Commit unwritten, so it never
- * *returns* a wrong database — but a sink may already have received pages of
- * the failing file: write to a scratch destination and publish it only when
- * restore() resolves (as {@link restoreToBytes} and the CLI do).
+ * Restores a database into `sink`, streaming: each planned file is read in
+ * ranges of `rangeBytes` (one read in flight ahead of the one being decoded,
+ * across files), decoded as it arrives and its pages handed to the sink in
+ * plan order, so later files overwrite earlier pages. Memory is a few ranges
+ * plus one bit per page, whatever the database size.
+ *
+ * Throws when a file fails its checksum or the chain leaves any page ≤ Commit
+ * unwritten, so it never *returns* a wrong database — but a sink may already
+ * have received pages of the failing file: write to a scratch destination
+ * and publish it only when restore() resolves (as {@link restoreToBytes} and
+ * the CLI do). The sink must drop pages beyond the returned Commit (the
+ * database may have shrunk).
  */
 export async function restore(replica: Replica, sink: PageSink, opts: RestoreOptions = {}): Promise<RestoreResult> {
   const { plan } = await resolvePlan(replica, opts.target ?? LATEST, opts.files);
   let pageSize = 0;
   let last: LtxHeader | null = null;
-  let written = new Uint8Array(0);
-  // Keep at most a couple of files in flight so memory stays bounded.
-  const inflight: Promise<Uint8Array>[] = [];
-  const fetchAt = (i: number) => {
-    const f = plan[i];
-    if (f) inflight[i] = replica.readFile(f);
+  const written = new PageSet();
+  // A file with another page size is refused once it verified (a damaged header fails its checksum
+  // first, as a bad file); its pages are not written meanwhile.
+  let otherPageSize = 0;
+  const hooks = {
+    onHeader: (h: LtxHeader) => {
+      otherPageSize = pageSize !== 0 && h.pageSize !== pageSize ? h.pageSize : 0;
+      if (pageSize === 0) pageSize = h.pageSize;
+    },
+    onPage: (pgno: number, data: Uint8Array) => {
+      if (otherPageSize !== 0) return;
+      written.add(pgno);
+      sink.write(pgno, data, pageSize);
+    },
   };
-  fetchAt(0);
-  fetchAt(1);
-  for (let i = 0; i < plan.length; i++) {
-    const file = plan[i] as LtxFileInfo;
-    const bytes = await (inflight[i] as Promise<Uint8Array>);
-    delete inflight[i];
-    fetchAt(i + 2);
-    const decoded = decodeLtxFile(bytes, {
-      file: file.key,
-      onPage: (pgno, data) => {
-        if (pgno >= written.length) {
-          const w = new Uint8Array(Math.max(pgno + 1, written.length * 2));
-          w.set(written);
-          written = w;
-        }
-        written[pgno] = 1;
-        sink.write(pgno, data, data.length);
-      },
-    });
-    const h = checkHeaderName(decoded.header, file);
-    if (pageSize !== 0 && h.pageSize !== pageSize) {
-      throw new PlanError("PLAN_INCONSISTENT", `page size ${h.pageSize} of ${file.key} differs from ${pageSize} of earlier files`);
+  let stream: FileStream | null = null;
+  for await (const r of readPlanRanges(replica, plan, opts.rangeBytes, opts.readInto)) {
+    if (r.offset === 0) stream = new FileStream(replica, r.file, hooks);
+    if (!stream) throw new Error("range of a file that was never opened");
+    await stream.push(r);
+    if (!r.last) continue;
+    if (otherPageSize !== 0) {
+      throw new PlanError("PLAN_INCONSISTENT", `page size ${otherPageSize} of ${r.file.key} differs from ${pageSize} of earlier files`);
     }
-    pageSize = h.pageSize;
-    last = h;
-    opts.onProgress?.({ file, done: i + 1, total: plan.length });
+    last = stream.header;
+    opts.onProgress?.({ file: r.file, done: r.planIndex + 1, total: plan.length });
   }
   if (!last) throw new PlanError("PLAN_NO_FILES", "empty restore plan");
   const lock = lockPgno(pageSize);
   for (let p = 1; p <= last.commit; p++) {
-    if (p !== lock && written[p] !== 1) {
+    if (p !== lock && !written.has(p)) {
       throw new PlanError("PLAN_INCONSISTENT", `restore chain ending at ${formatTxid(last.maxTxid)} never wrote page ${p}`);
     }
   }
   return { txid: last.maxTxid, pageSize, commit: last.commit, timestamp: last.timestamp, plan };
+}
+
+/** Page numbers seen, one bit each (a 100 GB database of 4 KiB pages: 3 MiB). */
+class PageSet {
+  private bits = new Uint8Array(1024);
+  add(pgno: number): void {
+    const i = pgno >>> 3;
+    if (i >= this.bits.length) {
+      const b = new Uint8Array(Math.max(i + 1, this.bits.length * 2));
+      b.set(this.bits);
+      this.bits = b;
+    }
+    this.bits[i] = (this.bits[i] as number) | (1 << (pgno & 7));
+  }
+  has(pgno: number): boolean {
+    return (((this.bits[pgno >>> 3] ?? 0) >> (pgno & 7)) & 1) === 1;
+  }
 }
 
 /** A growable in-memory database image. */

@@ -23,9 +23,8 @@ import { parseLtxKey } from "../../src/replica/replica.ts";
 import { S3Store } from "../../src/replica/s3.ts";
 import type { FixtureManifest } from "../support/fixtures.ts";
 import { waitUntil, waitPast } from "../support/wait.ts";
+import { BIN, REPO, assertBuilt } from "./dist.ts";
 
-const REPO = join(import.meta.dirname, "..", "..");
-const BIN = join(REPO, "bin", "ltx-edge.mjs");
 const FIX = join(REPO, "test", "fixtures");
 const BUCKET = readBucketName(locateProject(REPO));
 
@@ -50,6 +49,8 @@ function tmp(label: string): string {
   tmpRoots.push(d);
   return d;
 }
+// The real bin runs dist/: never test stale output.
+beforeAll(assertBuilt);
 afterAll(() => {
   for (const d of tmpRoots) rmSync(d, { recursive: true, force: true });
 });

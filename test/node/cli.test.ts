@@ -21,9 +21,8 @@ import { type LtxFileInfo, Replica } from "../../src/replica/replica.ts";
 import { S3Store } from "../../src/replica/s3.ts";
 import { resolvePlan } from "../../src/restore/restore.ts";
 import { FIXTURES, type FixtureManifest, type FixtureState } from "../support/fixtures.ts";
+import { BIN, REPO, assertBuilt } from "./dist.ts";
 
-const REPO = join(import.meta.dirname, "..", "..");
-const BIN = join(REPO, "bin", "ltx-edge.mjs");
 const FIX = join(REPO, "test", "fixtures");
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -65,6 +64,8 @@ let seq = 0;
 const tmp = (name: string) => join(TMP, `${++seq}-${name}`);
 
 beforeAll(() => {
+  // The real bin runs dist/: never test stale output.
+  assertBuilt();
   TMP = mkdtempSync(join(tmpdir(), "ltx-edge-cli-"));
 });
 afterAll(() => {
