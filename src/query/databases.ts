@@ -76,38 +76,42 @@ function decodeCursor(s: string): { r2: string | null; after: string } {
 }
 
 /**
- * One page of databases: the configured ones (on the first page), then
- * top-level folders of the bucket in serve-all mode, in name order, `limit`
- * at a time. Each page costs at most a couple of listings, however many
- * databases the bucket holds.
+ * One page of databases in name order: the configured ones merged with the
+ * bucket's top-level folders (serve-all mode), `limit` at a time. The cursor
+ * is the last name handed out plus the bucket listing's own cursor, so each
+ * page costs a couple of listings however many databases the bucket holds.
  */
 export async function listDatabases(env: ReplicaEnv, opts: { limit?: number; cursor?: string | null } = {}): Promise<DatabasePage> {
   const config = databasesConfig(env);
   const limit = Math.max(1, Math.min(MAX_PAGE, Math.floor(opts.limit ?? DEFAULT_PAGE)));
   const from = opts.cursor ? decodeCursor(opts.cursor) : null;
-  const out: DatabaseEntry[] = [];
-  const seen = new Set<string>();
-  if (!from) {
-    for (const c of [...config.explicit.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      out.push({ name: c.name, source: c.source, prefix: c.prefix });
-      seen.add(c.name);
-    }
-  }
-  if (!config.serveAll) return { databases: out, cursor: null };
-  const base = config.root ? `${config.root}/` : "";
-  let r2Cursor = from?.r2 ?? undefined;
   const after = from?.after ?? "";
-  let folders = 0;
+  // Configured databases not yet handed out, in name order; merged below.
+  const explicit = [...config.explicit.values()].filter((c) => c.name > after).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const out: DatabaseEntry[] = [];
+  let r2Cursor = from?.r2 ?? undefined;
+  const page = (): DatabasePage => ({ databases: out, cursor: encodeCursor({ r2: r2Cursor ?? null, after: out[out.length - 1]?.name ?? after }) });
+  /** Hands out configured names sorting before `bound` (all when null); false once the page is full. */
+  const flushExplicit = (bound: string | null): boolean => {
+    while (explicit.length > 0 && (bound === null || explicit[0]!.name < bound)) {
+      if (out.length === limit) return false;
+      const c = explicit.shift()!;
+      out.push({ name: c.name, source: c.source, prefix: c.prefix });
+    }
+    return true;
+  };
+  const end = (): DatabasePage => (flushExplicit(null) ? { databases: out, cursor: null } : page());
+  if (!config.serveAll) return end();
+  const base = config.root ? `${config.root}/` : "";
   for (;;) {
     const res = await env.BUCKET.list({ prefix: base, delimiter: "/", limit: Math.min(1000, limit + 1), ...(r2Cursor ? { cursor: r2Cursor } : {}) });
     for (const p of res.delimitedPrefixes) {
       const name = p.slice(base.length).replace(/\/$/, "");
-      if (name <= after || seen.has(name) || config.explicit.has(name) || databaseConfig(config, name) === null) continue;
-      if (folders === limit) return { databases: out, cursor: encodeCursor({ r2: r2Cursor ?? null, after: out[out.length - 1]?.name ?? after }) };
+      if (name <= after || config.explicit.has(name) || databaseConfig(config, name) === null) continue;
+      if (!flushExplicit(name) || out.length === limit) return page();
       out.push({ name, source: "r2", prefix: `${base}${name}` });
-      folders++;
     }
-    if (!res.truncated) return { databases: out, cursor: null };
+    if (!res.truncated) return end();
     r2Cursor = res.cursor;
   }
 }
