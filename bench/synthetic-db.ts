@@ -213,7 +213,7 @@ export class SyntheticDb {
   generate(emit: (pgno: number, page: Uint8Array) => void): void {
     const U = this.pageSize;
     const page = new Uint8Array(U);
-    this.#schemaPage(page);
+    this.#schemaPage(page, 1);
     emit(1, page);
     const visit = (depth: number, i: number): void => {
       const level = this.levels[depth] as Level;
@@ -241,7 +241,27 @@ export class SyntheticDb {
     visit(this.levels.length - 1, 0);
   }
 
-  #schemaPage(page: Uint8Array): void {
+  /** Page 1 as it is after `changeCounter` writes (a later transaction's copy of it). */
+  schemaPage(changeCounter: number): Uint8Array {
+    const page = new Uint8Array(this.pageSize);
+    this.#schemaPage(page, changeCounter);
+    return page;
+  }
+
+  /** An overflow page of row `id` (0-based `k`) with `data` written at the start of its content. */
+  overflowPageWith(id: number, k: number, data: Uint8Array): Uint8Array {
+    const page = new Uint8Array(this.pageSize);
+    putU32(page, 0, k + 1 < this.overflowPages ? this.#after(this.overflowPage(id, k)) : 0);
+    page.set(data, 4);
+    return page;
+  }
+
+  /** 1-based offset in the blob of the first content byte of overflow page `k`. */
+  blobOffsetOfOverflow(k: number): number {
+    return this.localBytes - this.#recordHeader.length + k * (this.pageSize - 4) + 1;
+  }
+
+  #schemaPage(page: Uint8Array, changeCounter: number): void {
     const U = this.pageSize;
     page.fill(0);
     page.set(new TextEncoder().encode("SQLite format 3\0"), 0);
@@ -252,12 +272,12 @@ export class SyntheticDb {
     page[21] = 64;
     page[22] = 32;
     page[23] = 32;
-    putU32(page, 24, 1); // change counter
+    putU32(page, 24, changeCounter);
     putU32(page, 28, this.pages); // in-header database size (valid: 92 equals 24)
     putU32(page, 40, 1); // schema cookie
     putU32(page, 44, 4); // schema format
     putU32(page, 56, 1); // UTF-8
-    putU32(page, 92, 1); // version-valid-for
+    putU32(page, 92, changeCounter); // version-valid-for: the in-header size is valid
     putU32(page, 96, 3_045_000);
     // sqlite_schema: one row ('table', 't', 't', rootpage, sql).
     const enc = new TextEncoder();
