@@ -26,8 +26,6 @@ export interface BenchPlan {
   large: { label: string; replica: PlannedReplica }[];
   /** Loaded before measuring, so wa-sqlite's instantiation is not counted as a query's growth. */
   warm: PlannedReplica;
-  /** One isolate serving this many databases round-robin, each a copy of `replica`. */
-  multi: { databases: number; rounds: number; replica: PlannedReplica };
   /** Polling costs on a copy of `replica`. */
   polling: { replica: PlannedReplica; quietSeconds: number; busySeconds: number; busyFilesPerSecond: number; baseIntervalMs: number };
 }

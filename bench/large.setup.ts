@@ -2,70 +2,19 @@
  * Node-side setup of the workerd benchmarks on synthetic replicas
  * (bench/large.workerd.ts): serves the cached replica files over HTTP on
  * 127.0.0.1 (with Range, so big files go into local R2 part by part), and
- * reports the memory of the workerd processes this vitest run started, read
- * from /proc (VmRSS now, VmHWM the peak since the last reset); what the
- * bench POSTs to /result/<key> is written to the plan's results file.
+ * reports the memory of the workerd processes this vitest run started
+ * (bench/proc-memory.ts); what the bench POSTs to /result/<key> is written
+ * to the plan's results file.
  *
  * What to run comes from LTX_EDGE_BENCH_PLAN (JSON, written by bench/run.ts).
  */
-import { createReadStream, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createReadStream, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, normalize } from "node:path";
 import type { TestProject } from "vitest/node";
 import type { BenchPlan } from "./large-plan.ts";
-
-/** kB figures of /proc/<pid>/status. */
-function statusKb(pid: number, field: string): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) : 0;
-}
-
-/** workerd processes below this one (miniflare starts them as children). */
-function workerdPids(): number[] {
-  const parent = new Map<number, number>();
-  const comm = new Map<number, string>();
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, "utf8");
-      // pid (comm) state ppid …; comm may hold spaces and parentheses.
-      const close = stat.lastIndexOf(")");
-      comm.set(Number(e), stat.slice(stat.indexOf("(") + 1, close));
-      parent.set(Number(e), Number(stat.slice(close + 2).split(" ")[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const mine = (pid: number): boolean => {
-    for (let p = pid, n = 0; p > 1 && n < 64; p = parent.get(p) ?? 0, n++) if (p === process.pid) return true;
-    return false;
-  };
-  return [...comm].filter(([pid, c]) => c === "workerd" && mine(pid)).map(([pid]) => pid);
-}
-
-export interface MemoryReading {
-  pids: number[];
-  /** Sums over the workerd processes, bytes. */
-  rss: number;
-  hwm: number;
-}
-
-function memory(): MemoryReading {
-  const pids = workerdPids();
-  let rss = 0;
-  let hwm = 0;
-  for (const p of pids) {
-    rss += statusKb(p, "VmRSS") * 1024;
-    hwm += statusKb(p, "VmHWM") * 1024;
-  }
-  return { pids, rss, hwm };
-}
-
-/** Resets VmHWM to the current RSS (Linux ≥ 4.0: write 5 to clear_refs). */
-function resetPeak(): void {
-  for (const p of workerdPids()) writeFileSync(`/proc/${p}/clear_refs`, "5");
-}
+import { resetPeak, workerdMemory } from "./proc-memory.ts";
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const plan = JSON.parse(process.env.LTX_EDGE_BENCH_PLAN ?? "null") as BenchPlan | null;
@@ -84,8 +33,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       return;
     }
     if (url.pathname === "/memory") {
-      if (req.method === "POST") resetPeak();
-      res.writeHead(200, { "content-type": "application/json", connection: "close" }).end(JSON.stringify(memory()));
+      if (req.method === "POST") resetPeak(process.pid);
+      res.writeHead(200, { "content-type": "application/json", connection: "close" }).end(JSON.stringify(workerdMemory(process.pid)));
       return;
     }
     // /file/<path under the cache root>

@@ -20,7 +20,7 @@ import { ID_BYTES } from "../src/page-index/root.ts";
 import { levelDir } from "../src/replica/replica.ts";
 import type { DbStatus, RootPayload } from "../src/durable/protocol.ts";
 import type { PlannedReplica } from "./large-plan.ts";
-import type { MemoryReading } from "./large.setup.ts";
+import type { MemoryReading } from "./proc-memory.ts";
 
 const base = inject("benchUrl");
 const plan = inject("benchPlan");
@@ -184,33 +184,6 @@ for (const { label, replica } of plan.large) {
     await report(`large:${label}`, out);
   });
 }
-
-test(`one isolate, ${plan.multi.databases} databases round-robin`, async () => {
-  const { databases, rounds, replica } = plan.multi;
-  const bytes = await cached(`${replica.meta.name}/${replica.meta.file}`);
-  const name = (i: number) => `multi-${String(i).padStart(4, "0")}`;
-  for (let i = 0; i < databases; i++) await env.BUCKET.put(snapshotKey(name(i)), bytes);
-  const out: Record<string, unknown>[] = [];
-  const m = await memory(true);
-  out.push({ round: 0, memory: m, health: await health() });
-  for (let round = 1; round <= rounds; round++) {
-    const t0 = Date.now();
-    let storage = 0;
-    let sync = 0;
-    let indexBytes = 0;
-    for (let i = 0; i < databases; i++) {
-      // Each round asks every database for another row.
-      const id = 1 + ((i * 7 + round * 13) % replica.meta.rows);
-      const q = await query(name(i), PROBE_SQL, [id]);
-      if (q.rows[0]?.[1] !== replica.meta.blobBytes) throw new Error(`${name(i)} row ${id}: ${JSON.stringify(q.rows)}`);
-      storage += Number(q.meta.storage_requests);
-      sync += Number(q.meta.index_sync_bytes);
-      indexBytes += Number(q.meta.index_bytes);
-    }
-    out.push({ round, ms: Date.now() - t0, storageRequests: storage, indexSyncBytes: sync, indexBytes, memory: await memory(), health: await health() });
-  }
-  await report("multi", { databases, rounds, dbPages: replica.meta.pages, ltxBytes: bytes.length, rounds_: out });
-});
 
 test("polling: Class A / Class B operations of an idle, a quiet and a busy database", async () => {
   const { replica, quietSeconds, busySeconds, busyFilesPerSecond, baseIntervalMs } = plan.polling;
