@@ -11,7 +11,7 @@
  * thousand objects do not poll during the rounds.
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatLtxFilename } from "../src/ltx/txid.ts";
@@ -20,7 +20,7 @@ import { openLocalR2, putBytes } from "../src/cli/local-r2.ts";
 import { wranglerCommand } from "../src/cli/dev.ts";
 import { locateProject, readBucketName } from "../src/cli/wrangler-config.ts";
 import { type MemoryReading, workerdMemory } from "./proc-memory.ts";
-import { freePort, waitFor } from "./queries.ts";
+import { freePort, stopDev, waitFor } from "./queries.ts";
 import type { SyntheticMeta } from "./synthetic-replica.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -94,15 +94,7 @@ export async function benchMulti(dir: string, meta: SyntheticMeta, databases: nu
       log(`  round ${round}: ${((Date.now() - r0) / 1000).toFixed(1)} s, RSS ${(memory().rss / 2 ** 20).toFixed(0)} MiB`);
     }
   } finally {
-    if (dev.pid) {
-      try {
-        process.kill(-dev.pid, "SIGTERM");
-      } catch {
-        // already gone
-      }
-    }
-    await new Promise((r) => setTimeout(r, 1500));
-    await rm(state, { recursive: true, force: true });
+    await stopDev(dev, state);
   }
   return { databases, rounds, dbPages: meta.pages, ltxBytes: bytes.length, seedMs, rounds_: out };
 }

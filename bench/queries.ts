@@ -4,7 +4,7 @@
  * Counts are exact; times are reported next to each other from one run
  * (cold vs warm, and against a full restore of the same database).
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -45,6 +45,19 @@ function run(args: string[]): Promise<void> {
     const p = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
     p.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`ltx-edge ${args[0]} exited ${code}`))));
   });
+}
+
+/** Stops a wrangler dev started in its own process group, and removes its local state. */
+export async function stopDev(dev: ChildProcess, state: string): Promise<void> {
+  if (dev.pid) {
+    try {
+      process.kill(-dev.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  await rm(state, { recursive: true, force: true });
 }
 
 export async function waitFor(url: string, ms: number): Promise<void> {
@@ -118,15 +131,7 @@ export async function benchQueries(medium: string, restoreMs: number | null): Pr
       out.push(`Restoring the whole database instead (every byte of the replica, decoded and verified, in Node): ${restoreMs.toFixed(0)} ms, ${(restoreMs / first.ms).toFixed(1)}× the time of that first lookup, before any query.`);
     }
   } finally {
-    if (dev.pid) {
-      try {
-        process.kill(-dev.pid, "SIGTERM");
-      } catch {
-        // already gone
-      }
-    }
-    await new Promise((r) => setTimeout(r, 1500));
-    await rm(state, { recursive: true, force: true });
+    await stopDev(dev, state);
   }
   return out;
 }
