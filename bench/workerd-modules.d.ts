@@ -17,9 +17,9 @@ declare module "cloudflare:workers" {
   }
   export const env: {
     BUCKET: {
-      put(key: string, value: Uint8Array): Promise<unknown>;
+      put(key: string, value: Uint8Array | ReadableStream<Uint8Array>): Promise<unknown>;
       createMultipartUpload(key: string): Promise<{
-        uploadPart(part: number, value: Uint8Array): Promise<BenchUploadedPart>;
+        uploadPart(part: number, value: Uint8Array | ReadableStream<Uint8Array>): Promise<BenchUploadedPart>;
         complete(parts: BenchUploadedPart[]): Promise<unknown>;
       }>;
     };
