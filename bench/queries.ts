@@ -4,7 +4,7 @@
  * Counts are exact; times are reported next to each other from one run
  * (cold vs warm, and against a full restore of the same database).
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -24,9 +24,11 @@ interface Meta {
   exec_ms: number;
   index_ms: number;
   index_sync_bytes: number;
+  index_bytes: number;
+  index_requests: number;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.listen(0, "127.0.0.1", () => {
@@ -45,7 +47,20 @@ function run(args: string[]): Promise<void> {
   });
 }
 
-async function waitFor(url: string, ms: number): Promise<void> {
+/** Stops a wrangler dev started in its own process group, and removes its local state. */
+export async function stopDev(dev: ChildProcess, state: string): Promise<void> {
+  if (dev.pid) {
+    try {
+      process.kill(-dev.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  await rm(state, { recursive: true, force: true });
+}
+
+export async function waitFor(url: string, ms: number): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     try {
@@ -110,21 +125,13 @@ export async function benchQueries(medium: string, restoreMs: number | null): Pr
     const first = await q("first", "SELECT id, kind, amount FROM events WHERE id = 7");
     out.push("");
     out.push(
-      `First request to a fresh database, a point lookup: ${first.ms.toFixed(0)} ms in all — the DO builds the index from the replica and ships it (${first.meta.index_sync_bytes} bytes) in ${first.meta.index_ms} ms, then ${first.meta.storage_requests} storage requests for the pages.`,
+      `First request to a fresh database, a point lookup: ${first.ms.toFixed(0)} ms in all — the DO builds the index from the replica and ships its root (${first.meta.index_sync_bytes} bytes) in ${first.meta.index_ms} ms, the query loads the index chunks it touches (${first.meta.index_bytes} bytes in ${first.meta.index_requests} loads) and makes ${first.meta.storage_requests} storage requests for the pages.`,
     );
     if (restoreMs !== null) {
       out.push(`Restoring the whole database instead (every byte of the replica, decoded and verified, in Node): ${restoreMs.toFixed(0)} ms, ${(restoreMs / first.ms).toFixed(1)}× the time of that first lookup, before any query.`);
     }
   } finally {
-    if (dev.pid) {
-      try {
-        process.kill(-dev.pid, "SIGTERM");
-      } catch {
-        // already gone
-      }
-    }
-    await new Promise((r) => setTimeout(r, 1500));
-    await rm(state, { recursive: true, force: true });
+    await stopDev(dev, state);
   }
   return out;
 }

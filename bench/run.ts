@@ -8,18 +8,17 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { formatLtxFilename } from "../src/ltx/txid.ts";
-import { LtxWriter } from "../src/ltx/writer.ts";
-import { PageIndex } from "../src/page-index/page-index.ts";
-import { CHUNK_PAGES, encodeEntries } from "../src/page-index/serialize.ts";
+import { buildChunks } from "../src/page-index/chunk-build.ts";
+import { ID_BYTES } from "../src/page-index/root.ts";
 import { CountingStore } from "../src/replica/counting.ts";
 import { DirStore } from "../src/replica/dir.ts";
 import { Replica } from "../src/replica/replica.ts";
-import { buildPageIndex, resolvePlan, restore } from "../src/restore/restore.ts";
+import { resolvePlan, restore } from "../src/restore/restore.ts";
+import { benchLarge } from "./large.ts";
 import { benchQueries } from "./queries.ts";
 
 const lines: string[] = [];
@@ -39,17 +38,6 @@ async function walk(dir: string): Promise<string[]> {
   return r;
 }
 
-/** Bytes an index occupies in DO storage (the same chunking as the DO). */
-function storedBytes(index: PageIndex): { bytes: number; rows: number } {
-  let bytes = 0;
-  let rows = 0;
-  for (let c = 0; c * CHUNK_PAGES < index.commit; c++) {
-    bytes += encodeEntries(index.entries(0, c * CHUNK_PAGES + 1, CHUNK_PAGES)).length;
-    rows++;
-  }
-  return { bytes, rows };
-}
-
 async function median(n: number, fn: () => Promise<void>): Promise<number> {
   const t: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -62,7 +50,11 @@ async function median(n: number, fn: () => Promise<void>): Promise<number> {
 }
 
 let mediumRestoreMs: number | null = null;
-const mediumDir = process.env.LTX_EDGE_MEDIUM ?? join(import.meta.dirname, "..", "..", "shared", "fixtures", "medium");
+/** The team's shared/ is next to the checkout (../shared) or, from a worktree in wt/, one level further up. */
+const mediumDir =
+  process.env.LTX_EDGE_MEDIUM ??
+  [join(import.meta.dirname, "..", "..", "shared", "fixtures", "medium"), join(import.meta.dirname, "..", "..", "..", "shared", "fixtures", "medium")].find((d) => existsSync(join(d, "ltx"))) ??
+  join(import.meta.dirname, "..", "..", "shared", "fixtures", "medium");
 
 async function benchMedium(tmp: string): Promise<void> {
   const dir = mediumDir;
@@ -106,92 +98,52 @@ async function benchMedium(tmp: string): Promise<void> {
   out(`| restore time / copy time | ${(restoreMs / copyMs).toFixed(1)}× |`);
   mediumRestoreMs = restoreMs;
 
+  // The DO's index for the same plan: chunks of 4096 pages, built from each file's page index.
   const counting = new CountingStore(new DirStore(dir));
   const rep2 = new Replica(counting, { prefix: "" });
   const { plan } = await resolvePlan(rep2);
-  let index: PageIndex | null = null;
+  let chunks = 0;
+  let chunkBytes = 0;
+  let commit = 0;
   const buildMs = await median(5, async () => {
-    index = await buildPageIndex(rep2, plan);
+    const parts = await Promise.all(plan.map((f) => rep2.readIndex(f)));
+    const last = parts[parts.length - 1];
+    if (!last) throw new Error("empty plan");
+    commit = last.header.commit;
+    const sources = plan.map((f, i) => ({
+      file: { key: f.key, etag: f.etag, size: f.size, level: f.level, minTxid: f.minTxid, maxTxid: f.maxTxid, epoch: 0 },
+      entries: [(parts[i] as (typeof parts)[number]).index],
+    }));
+    chunks = 0;
+    chunkBytes = 0;
+    await buildChunks(last.header.pageSize, commit, sources, (c) => {
+      chunks++;
+      chunkBytes += c.encode().length;
+    });
   });
-  const idx = index as unknown as PageIndex;
-  const stored = storedBytes(idx);
   out(`| index build from the plan (${plan.length} files), median of 5 | ${buildMs.toFixed(1)} ms, ${counting.counters.gets / 5} storage reads per build |`);
-  out(`| index: pages / in-memory arrays / DO storage | ${idx.pageCount} / ${(idx.byteLength / 1024).toFixed(0)} KiB / ${(stored.bytes / 1024).toFixed(0)} KiB in ${stored.rows} rows |`);
-  out();
-}
-
-async function benchSynthetic(tmp: string): Promise<void> {
-  out("## Synthetic 1 GiB database (262,144 pages of 4 KiB)");
-  out();
-  const pageSize = 4096;
-  const pages = 262_144;
-  const dir = join(tmp, "synthetic");
-  await mkdir(join(dir, "ltx", "9"), { recursive: true });
-  await mkdir(join(dir, "ltx", "0"), { recursive: true });
-  const t0 = performance.now();
-  let w: LtxWriter | null = new LtxWriter({ pageSize, commit: pages, minTxid: 1, maxTxid: 1, timestamp: Date.now() });
-  const page = new Uint8Array(pageSize);
-  for (let p = 1; p <= pages; p++) {
-    // Compressible but distinct pages: a header with the pgno, then a pattern.
-    page.fill(p & 0xff);
-    new DataView(page.buffer).setUint32(0, p);
-    w.addPage(p, page);
-  }
-  const snapBytes = await (async () => {
-    const snap = (w as LtxWriter).finish();
-    await writeFile(join(dir, "ltx", "9", formatLtxFilename(1, 1)), snap);
-    return snap.length;
-  })();
-  w = null;
-  const writeMs = performance.now() - t0;
-  out(`| measure | value |`);
-  out(`|---|---|`);
-  out(`| snapshot written by LtxWriter | ${mb(snapBytes)} MB in ${(writeMs / 1000).toFixed(1)} s (${mb((pages * pageSize) / (writeMs / 1000))} MB/s of pages) |`);
-
-  const counting = new CountingStore(new DirStore(dir));
-  const replica = new Replica(counting, { prefix: "" });
-  const { plan } = await resolvePlan(replica);
-  const t1 = performance.now();
-  const index = await buildPageIndex(replica, plan);
-  const buildMs = performance.now() - t1;
-  const stored = storedBytes(index);
-  out(`| index build (1 file) | ${buildMs.toFixed(0)} ms, ${counting.counters.gets} storage reads, ${mb(counting.counters.bytes)} MB read |`);
-  out(`| page index in memory (typed arrays) | ${mb(index.byteLength)} MB (${(index.byteLength / pages).toFixed(1)} B/page, one set of typed arrays; no per-page objects) |`);
-  out(`| page index in DO storage | ${mb(stored.bytes)} MB in ${stored.rows} rows of ≤ ${((CHUNK_PAGES * 28) / 1024).toFixed(0)} KiB |`);
-
-  // One small L0 file: the delta a Worker receives.
-  const l0 = new LtxWriter({ pageSize, commit: pages, minTxid: 2, maxTxid: 2, timestamp: Date.now() });
-  for (const p of [1, 1000, 200_000]) l0.addPage(p, page);
-  const l0Bytes = l0.finish();
-  await writeFile(join(dir, "ltx", "0", formatLtxFilename(2, 2)), l0Bytes);
-  const before = index.version;
-  const files = await replica.listFiles();
-  const f = files.find((x) => x.level === 0);
-  if (!f) throw new Error("L0 file not listed");
-  const r = await replica.readIndex(f);
-  index.apply(f, r.header, r.index);
-  const delta = index.entries(before);
-  const deltaBytes = encodeEntries(delta).length;
-  const fullBytes = encodeEntries(index.entries(0)).length;
-  out(`| delta after one 3-page L0 file (${l0Bytes.length} B) | ${delta.pgno.length} entries, ${deltaBytes} B (full index: ${mb(fullBytes)} MB) |`);
+  out(`| index: pages / chunks (DO storage) / root | ${commit} / ${chunks} = ${(chunkBytes / 1024).toFixed(0)} KiB / ${chunks * ID_BYTES} B |`);
   out();
 }
 
 async function main(): Promise<void> {
+  const started = performance.now();
   const tmp = await mkdtemp(join(tmpdir(), "ltx-edge-bench-"));
   try {
     out("# ltx-edge benchmark results");
     out();
-    out(`Node ${process.version}, ${process.platform}/${process.arch}, run ${new Date().toISOString()}. Generated by \`npm run bench\`.`);
+    out(`Node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; run ${new Date().toISOString()}.`);
+    out("Generated by `npm run bench` (LTX_EDGE_BENCH_SKIP_100G=1 leaves out the 100 GiB replica); see the end for how long it took.");
     out();
     await benchMedium(tmp);
-    await benchSynthetic(tmp);
+    for (const l of await benchLarge((x) => console.error(x))) out(l);
     out("## Queries over HTTP: `medium` under `wrangler dev`");
     out();
     if (existsSync(join(mediumDir, "ltx"))) {
       for (const l of await benchQueries(mediumDir, mediumRestoreMs)) out(l);
     } else out(`Skipped: no medium replica at ${mediumDir}.`);
     out();
+    out(`The whole \`npm run bench\` took ${((performance.now() - started) / 60_000).toFixed(1)} min.`);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -14,7 +14,7 @@ import { type DecodedLtxFile, decodeLtxFile } from "../../src/ltx/decoder.ts";
 import { LtxError } from "../../src/ltx/errors.ts";
 import { HEADER_SIZE, type LtxHeader, decodeHeader, lockPgno } from "../../src/ltx/header.ts";
 import { encodeLz4Block, encodeLz4Frame } from "../../src/ltx/lz4.ts";
-import { type LtxWriteOptions, LtxWriter, encodeLtxFile } from "../../src/ltx/writer.ts";
+import { type LtxWriteOptions, LtxWriter, SINK_BLOCK_BYTES, encodeLtxFile } from "../../src/ltx/writer.ts";
 import { FIXTURES, type FixtureManifest } from "../support/fixtures.ts";
 import { seededBytes } from "../support/seeded-bytes.ts";
 
@@ -630,5 +630,63 @@ describe("re-encoding every real fixture file", () => {
       expect(e).toBeInstanceOf(LtxError);
       expect((e as LtxError).file).toBe("x.ltx");
     }
+  });
+});
+
+describe("streaming mode (a sink)", () => {
+  /** Writes `pages` with a sink; returns the blocks it received and what finish() returned. */
+  function streamed(opts: LtxWriteOptions, pages: readonly (readonly [number, Uint8Array])[]): { blocks: Uint8Array[]; returned: Uint8Array } {
+    const blocks: Uint8Array[] = [];
+    const w = new LtxWriter({ ...opts, sink: (b) => blocks.push(b) });
+    for (const [p, d] of pages) w.addPage(p, d);
+    return { blocks, returned: w.finish() };
+  }
+
+  test("property: the sink receives exactly the bytes of the in-memory file, in both encodings", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(512, 4096),
+        fc.uniqueArray(fc.integer({ min: 1, max: 80 }), { maxLength: 20 }),
+        fc.integer({ min: 2, max: 1_000_000 }),
+        fc.constantFrom<Encoding>("block", "frame"),
+        (pageSize, pgnoSet, txid, encoding) => {
+          const pgnos = [...pgnoSet].sort((a, b) => a - b);
+          const pages = pgnos.map((p, i) => [p, samplePage(pageSize, i % 5, p + txid)] as const);
+          const opts = { pageSize, commit: 80, minTxid: txid, maxTxid: txid, timestamp: txid, encoding };
+          const { blocks, returned } = streamed(opts, pages);
+          expect(returned.length).toBe(0);
+          expect(concatBytes(blocks)).toEqual(encodeLtxFile(opts, pages));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  test("a file of several MiB arrives in full blocks, then the rest; index and checksum span block edges", () => {
+    // Incompressible 4 KiB pages: ~4 MiB of frames, so the page block and the index both cross block edges.
+    const pages = Array.from({ length: 1100 }, (_, i) => [i + 1, seededBytes(i + 1, 4096)] as const);
+    const opts = { pageSize: 4096, commit: 1100, minTxid: 1, maxTxid: 1, timestamp: 0 };
+    const { blocks } = streamed(opts, pages);
+    expect(blocks.length).toBeGreaterThan(4);
+    for (const b of blocks.slice(0, -1)) expect(b.length).toBe(SINK_BLOCK_BYTES);
+    expect((blocks[blocks.length - 1] as Uint8Array).length).toBeLessThanOrEqual(SINK_BLOCK_BYTES);
+    const file = concatBytes(blocks);
+    expect(file).toEqual(encodeLtxFile(opts, pages));
+    const { order, pages: got } = decodePages(file);
+    expect(order.length).toBe(1100);
+    expect(got.get(777)).toEqual(seededBytes(777, 4096));
+  });
+
+  test("an empty non-snapshot file streams as the same 131 bytes", () => {
+    const opts = { pageSize: 4096, commit: 3, minTxid: 4, maxTxid: 4, timestamp: 0 };
+    const { blocks } = streamed(opts, []);
+    expect(concatBytes(blocks)).toEqual(encodeLtxFile(opts, []));
+    expect(concatBytes(blocks).length).toBe(131);
+  });
+
+  test("encoder rules hold in streaming mode too", () => {
+    const w = new LtxWriter({ pageSize: 512, commit: 2, minTxid: 1, maxTxid: 1, sink: () => undefined });
+    w.addPage(1, new Uint8Array(512));
+    expectRangeError(() => w.finish(), /snapshot ends at page 1, commit is 2/);
   });
 });
