@@ -164,7 +164,7 @@ export async function queryCommand(args: ParsedArgs, io: CliIo): Promise<QueryOu
     db: "cli",
     store: replica.store,
     // One query per process: caches only need to hold its working set.
-    caches: new IsolateCaches(64 * 1024 * 1024, 16 * 1024 * 1024),
+    caches: IsolateCaches.fromBudget(80 * 1024 * 1024),
     edgeCache: null,
     maxStorageRequests: Number.MAX_SAFE_INTEGER,
     stats,

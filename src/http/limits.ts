@@ -26,7 +26,7 @@ export interface Limits {
   maxWaitMs: number;
   /** How stale the isolate's copy of the index may get before it asks the DO for a delta, ms. */
   maxStalenessMs: number;
-  /** Isolate segment cache, bytes. */
+  /** Isolate page cache (decoded pages and raw LTX segments, one budget), bytes. */
   isolateCacheBytes: number;
   /** Index chunks kept per isolate (all databases), bytes. */
   indexCacheBytes: number;
@@ -58,11 +58,11 @@ export const DEFAULT_LIMITS: Limits = {
   maxStorageRequests: 500,
   maxWaitMs: 10_000,
   maxStalenessMs: 1000,
-  isolateCacheBytes: 8 * 1024 * 1024,
+  isolateCacheBytes: 36 * 1024 * 1024,
   indexCacheBytes: 8 * 1024 * 1024,
   maxVmSteps: 0,
   sqliteHeapBytes: 24 * 1024 * 1024,
-  engineResetBytes: 64 * 1024 * 1024,
+  engineResetBytes: 48 * 1024 * 1024,
   maxQueuedQueries: 32,
   storageTimeoutMs: 5_000,
 };

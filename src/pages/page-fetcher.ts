@@ -22,8 +22,9 @@
  *    connections).
  *
  * A page is decoded from the segment bytes that hold its frame (a frame may
- * straddle two segments), checked against its pgno, and kept in a small
- * decoded-page LRU.
+ * straddle two segments), checked against its pgno, and kept in the
+ * decoded-page LRU (most of the isolate's cache budget), from which
+ * {@link IndexPageSource.pageIfReady} serves warm reads without awaiting.
  *
  * Budget: every storage read and every Cache API operation (match, put,
  * delete) is a subrequest on Cloudflare, so all of them count toward the
@@ -82,7 +83,11 @@ function fileId(f: LtxFileRef): string {
   return `${f.key}\n${f.etag}\n${f.epoch}`;
 }
 
-/** Isolate-wide caches, shared by every query and database of the isolate. */
+/**
+ * Isolate-wide caches, shared by every query and database of the isolate:
+ * raw LTX segments (what storage and the Cache API return) and decoded
+ * pages (what SQLite reads; a hit is served without awaiting).
+ */
 export class IsolateCaches {
   readonly segments: ByteLru<Uint8Array>;
   readonly pages: ByteLru<Uint8Array>;
@@ -90,6 +95,23 @@ export class IsolateCaches {
     this.segments = new ByteLru(segmentBytes);
     this.pages = new ByteLru(pageBytes);
   }
+
+  /**
+   * One budget split between the tiers. Decoded pages get most of it: a warm
+   * read of a decoded page costs a map lookup, one of a segment an LZ4 decode.
+   * Segments need only hold what a query fetched and has not decoded yet
+   * (read-ahead runs of ≤ 1 MiB, neighbours of a point lookup): an eighth,
+   * between 256 KiB and 8 MiB.
+   */
+  static fromBudget(totalBytes: number): IsolateCaches {
+    const segments = Math.min(8 * 1024 * 1024, Math.max(256 * 1024, Math.floor(totalBytes / 8)));
+    const caches = new IsolateCaches(segments, Math.max(0, totalBytes - segments));
+    caches.budget = totalBytes;
+    return caches;
+  }
+
+  /** The budget this was made from ({@link fromBudget}), or null. */
+  budget: number | null = null;
 }
 
 export interface FetcherOptions {
@@ -116,6 +138,12 @@ export interface FetcherOptions {
  */
 function segKey(db: string, file: LtxFileRef, seg: number): string {
   return `${db}\n${file.key}\n${file.etag}\n${file.epoch}\n${seg}`;
+}
+
+/** Isolate cache key of a decoded page: its frame's place in a file version (as {@link segKey}). */
+function pageKey(db: string, at: PageLocation): string {
+  const f = at.file;
+  return `${db}\n${f.key}\n${f.etag}\n${f.epoch}\n@${at.offset}`;
 }
 
 /** The Cache API key of a block of segments: synthetic, immutable, never served to users; the epoch as in {@link segKey}. */
@@ -151,6 +179,17 @@ export class IndexPageSource implements PageSource {
     this.stats = opts.stats ?? newFetchStats();
   }
 
+  /** A decoded page already in the isolate, found without awaiting (a warm chunk, a page-cache hit); else null. */
+  pageIfReady(pgno: number): Uint8Array | null {
+    const found = this.locator.locate(pgno);
+    if (found === null || found instanceof Promise) return null;
+    const cached = this.opts.caches.pages.get(pageKey(this.opts.db, found));
+    if (!cached) return null;
+    this.stats.pagesRead++;
+    this.stats.pageHits++;
+    return cached;
+  }
+
   async readPage(pgno: number): Promise<Uint8Array> {
     this.stats.pagesRead++;
     const found = this.locator.locate(pgno);
@@ -158,8 +197,8 @@ export class IndexPageSource implements PageSource {
     const ref = found instanceof Promise ? await found : found;
     if (!ref) throw new LtxError("LTX_BAD_INDEX", `page ${pgno} is not in the index at TXID ${this.txid}`);
     const { file, offset, size } = ref;
-    const pageKey = `${this.opts.db}\n${file.key}\n${file.etag}\n${file.epoch}\n@${offset}`;
-    const cached = this.opts.caches.pages.get(pageKey);
+    const key = pageKey(this.opts.db, ref);
+    const cached = this.opts.caches.pages.get(key);
     if (cached) {
       this.stats.pageHits++;
       return cached;
@@ -183,7 +222,7 @@ export class IndexPageSource implements PageSource {
       }
       throw e;
     }
-    this.opts.caches.pages.set(pageKey, page);
+    this.opts.caches.pages.set(key, page);
     return page;
   }
 

@@ -30,7 +30,7 @@ import { guardRpc, LiveIndexes, type LiveEntry, RPC_TIMEOUT_MS } from "./live-in
 import { TimeTravelIndexes } from "./time-travel.ts";
 
 /** Live indexes kept per isolate (bytes; the largest databases are evicted first by recency). */
-const LIVE_INDEX_BYTES = 24 * 1024 * 1024;
+const LIVE_INDEX_BYTES = 4 * 1024 * 1024;
 /** Databases whose live index an isolate keeps at most. */
 const LIVE_DATABASES = 1000;
 /** Object stores kept per isolate (one per database; small, but bounded). */
@@ -71,7 +71,8 @@ function engine(limits: Limits): SqlEngine {
 }
 
 function caches_(limits: Limits): IsolateCaches {
-  if (!isolate.caches) isolate.caches = new IsolateCaches(limits.isolateCacheBytes, Math.max(256 * 1024, limits.isolateCacheBytes / 4));
+  // As with the chunks: a changed budget starts new caches (immutable bytes; only warmth is lost).
+  if (isolate.caches?.budget !== limits.isolateCacheBytes) isolate.caches = IsolateCaches.fromBudget(limits.isolateCacheBytes);
   return isolate.caches;
 }
 

@@ -47,7 +47,7 @@ const DEFAULT_MAX_QUEUED = 32;
 const DEFAULT_INSTANCES = 2;
 /** Default SQLite heap per instance: with the default reset size, engine + caches + index fit 128 MB. */
 export const DEFAULT_HEAP_LIMIT_BYTES = 24 * 1024 * 1024;
-export const DEFAULT_RESET_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_RESET_BYTES = 48 * 1024 * 1024;
 /** How long past its deadline a holder may keep its slot before it is presumed dead (longer than any storage read may take). */
 const DEFAULT_STALL_GRACE_MS = 10_000;
 /** Deadline of the warm-up in {@link SqlEngine.create}. */
@@ -63,7 +63,7 @@ export interface SqlEngineOptions {
   wasm?: SqliteWasmProvider;
   /** SQLite hard heap limit per instance, bytes (SQL_MEMORY_LIMIT beyond). Default 24 MiB. */
   heapLimitBytes?: number;
-  /** wasm memory budget of all instances, bytes: one past its share (resetBytes / instances) is replaced after its call. Default 64 MiB. */
+  /** wasm memory budget of all instances, bytes: one past its share (resetBytes / instances) is replaced after its call. Default 48 MiB. */
   resetBytes?: number;
   /** wasm instances (each a slot of the lock), loaded on first use. Default 2. */
   instances?: number;

@@ -14,7 +14,7 @@
 import { FacadeVFS } from "@journeyapps/wa-sqlite/src/FacadeVFS.js";
 import * as VFS from "@journeyapps/wa-sqlite/src/VFS.js";
 import { assertPageSourceShape, type PageSource } from "./page-source.ts";
-import { readRange } from "./read-range.ts";
+import { readRange, readRangeIfReady } from "./read-range.ts";
 
 export const LTX_VFS_NAME = "ltx";
 
@@ -31,6 +31,17 @@ interface Pin {
   readonly stats: VfsStats;
   /** First error thrown while serving this pin, if any. */
   failure: { error: unknown } | null;
+}
+
+/**
+ * A result already in hand, as a thenable whose `then` calls back at once (a
+ * real Promise always calls back on a later tick). wa-sqlite's glue only
+ * calls `then` on it (Asyncify) or awaits it (JSPI), so it stands in for the
+ * Promise FacadeVFS declares.
+ */
+function settled(value: number): Promise<number> {
+  const now = { then: (onFulfilled: (v: number) => unknown) => onFulfilled(value) };
+  return now as unknown as Promise<number>;
 }
 
 export class LtxVfs extends FacadeVFS {
@@ -110,21 +121,34 @@ export class LtxVfs extends FacadeVFS {
     return VFS.SQLITE_READONLY;
   }
 
-  override async jRead(pFile: number, pData: Uint8Array, iOffset: number): Promise<number> {
+  /**
+   * A read whose pages are in memory is answered synchronously, as a thenable
+   * that calls back at once: Asyncify's handleAsync (`startAsync().then(wakeUp)`)
+   * then wakes up before it would unwind, so the wasm stack is never unwound
+   * and rewound for a cache hit. (JSPI's glue awaits whatever it gets, which
+   * suspends cheaply.) Only a miss returns a real Promise.
+   */
+  override jRead(pFile: number, pData: Uint8Array, iOffset: number): Promise<number> {
     const pin = this.#pinOf(pFile);
     if (!pin) {
       pData.fill(0);
-      return VFS.SQLITE_IOERR_READ;
+      return settled(VFS.SQLITE_IOERR_READ);
     }
     pin.stats.vfsReads++;
+    const count = () => {
+      pin.stats.pagesRead++;
+    };
     try {
-      return await readRange(pin.source, pData, iOffset, () => {
-        pin.stats.pagesRead++;
-      });
+      const rc = readRangeIfReady(pin.source, pData, iOffset, count);
+      if (rc !== null) return settled(rc);
     } catch (error) {
       pin.failure ??= { error };
-      return VFS.SQLITE_IOERR_READ;
+      return settled(VFS.SQLITE_IOERR_READ);
     }
+    return readRange(pin.source, pData, iOffset, count).catch((error: unknown) => {
+      pin.failure ??= { error };
+      return VFS.SQLITE_IOERR_READ;
+    });
   }
 
   override jWrite(): number {

@@ -17,6 +17,13 @@ export interface PageSource {
    * mutated by the caller. Never called for the lock page or pgno > pageCount.
    */
   readPage(pgno: number): Promise<Uint8Array>;
+  /**
+   * The same bytes as {@link readPage} when they are already in memory, else
+   * null — without awaiting anything. Optional; it lets the VFS answer a
+   * warm read synchronously, so SQLite's call never suspends (JSPI) or
+   * unwinds the wasm stack (Asyncify). Must not count a miss as a read.
+   */
+  pageIfReady?(pgno: number): Uint8Array | null;
 }
 
 /** SQLite's lock-byte page: the page holding file offset 2^30 (0x40000000). */

@@ -41,6 +41,51 @@ export function patchPage1(page: Uint8Array, txid: number): Uint8Array {
   return copy;
 }
 
+/** Checks a page a source returned against the contract. */
+function checkPage(page: unknown, pgno: number, pageSize: number): asserts page is Uint8Array {
+  if (!(page instanceof Uint8Array) || page.length !== pageSize) {
+    throw new VfsError(
+      "VFS_BAD_PAGE",
+      `PageSource.readPage(${pgno}) returned ${page instanceof Uint8Array ? `${page.length} bytes` : typeof page}, expected ${pageSize}`,
+    );
+  }
+}
+
+/**
+ * {@link readRange} without awaiting: fills `target` and returns the result
+ * code when every page the range touches is already in memory
+ * (`pageIfReady`), else returns null having written nothing and counted
+ * nothing, and the caller takes the asynchronous path.
+ */
+export function readRangeIfReady(source: PageSource, target: ReadTarget, offset: number, onPageRead?: (pgno: number) => void): number | null {
+  if (!source.pageIfReady) return null;
+  const { pageSize, pageCount } = source;
+  const length = target.length;
+  const end = Math.min(offset + length, pageCount * pageSize);
+  const lockPage = lockPageNumber(pageSize);
+  const firstPg = Math.floor(offset / pageSize) + 1;
+  const lastPg = end > offset ? Math.floor((end - 1) / pageSize) + 1 : firstPg - 1;
+  // SQLite reads one page (or a header slice of one) at a time; anything wider goes the general way.
+  if (lastPg > firstPg) return null;
+  let page: Uint8Array | null = null;
+  if (lastPg === firstPg && firstPg !== lockPage) {
+    page = source.pageIfReady(firstPg);
+    if (page === null) return null;
+    checkPage(page, firstPg, pageSize);
+    onPageRead?.(firstPg);
+    if (firstPg === 1) page = patchPage1(page, source.txid);
+  }
+  const inPage = offset - (firstPg - 1) * pageSize;
+  const take = Math.max(0, end - offset);
+  if (page) target.set(page.subarray(inPage, inPage + take), 0);
+  else if (take > 0) target.fill(0, 0, take);
+  if (take < length) {
+    target.fill(0, take, length);
+    return VFS.SQLITE_IOERR_SHORT_READ;
+  }
+  return VFS.SQLITE_OK;
+}
+
 /**
  * Fills `target` with `target.length` bytes of the database file starting at
  * `offset`. Returns SQLITE_OK, or SQLITE_IOERR_SHORT_READ when the range runs
@@ -72,14 +117,9 @@ export async function readRange(
       target.fill(0, done, done + take);
     } else {
       onPageRead?.(pgno);
-      let page = await source.readPage(pgno);
-      if (!(page instanceof Uint8Array) || page.length !== pageSize) {
-        throw new VfsError(
-          "VFS_BAD_PAGE",
-          `PageSource.readPage(${pgno}) returned ${page instanceof Uint8Array ? `${page.length} bytes` : typeof page}, expected ${pageSize}`,
-        );
-      }
-      if (pgno === 1) page = patchPage1(page, source.txid);
+      const read: unknown = await source.readPage(pgno);
+      checkPage(read, pgno, pageSize);
+      const page = pgno === 1 ? patchPage1(read, source.txid) : read;
       target.set(page.subarray(inPage, inPage + take), done);
     }
     done += take;
