@@ -37,6 +37,8 @@ export default defineConfig({
                       },
                     },
                   },
+                  // One JSON line per request would bury test output; test/workers/observability.test.ts turns it on.
+                  LOG_REQUESTS: "off",
                   S3_ACCESS_KEY_ID: s3.accessKeyId,
                   S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
                 },

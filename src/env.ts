@@ -3,6 +3,7 @@
  * Bindings and variables of the Worker (see wrangler.toml).
  */
 import type { DatabaseIndex } from "./durable/database-index.ts";
+import type { ObserveBindings } from "./observe/request-log.ts";
 
 export interface Env {
   /** The R2 bucket holding replicas (the default source). */
@@ -21,7 +22,7 @@ export type ApiBindings = Env & {
   DATABASES?: unknown;
   /** Comma-separated origins allowed by CORS ("*" for any); unset: no CORS headers. */
   CORS_ORIGINS?: string;
-};
+} & ObserveBindings;
 
 declare global {
   namespace Cloudflare {

@@ -24,6 +24,7 @@ import { DbError, FULL_LIST_EVERY, Follower, errorOf } from "./follower.ts";
 import { IndexStore, type PersistedState } from "./persist.ts";
 import { type DbState, type DbStatus, type Freshness, MAX_CHUNKS_PER_CALL, type RootPayload, type RootRequest, type RpcResult, type ScrubReport, type TimeTravelTarget } from "./protocol.ts";
 import type { IndexPosition } from "../page-index/page-index.ts";
+import { PollLog } from "./poll-log.ts";
 import { SCRUB_BYTES_PER_ALARM, SCRUB_STEPS_PER_ALARM } from "./scrub.ts";
 import { buildAt } from "./time-travel.ts";
 
@@ -52,6 +53,7 @@ export class DatabaseIndex extends DurableObject<Env> {
   private nextPollAt: number | null = null;
   /** When superseded index chunks were last swept (see ChunkStore.sweep). */
   private lastSweep = 0;
+  private readonly pollLog = new PollLog();
   private wrapStore: ((s: ObjectStore) => ObjectStore) | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -257,8 +259,25 @@ export class DatabaseIndex extends DurableObject<Env> {
     } catch {
       // poll() and scrubFor() record their own errors; never let the runtime retry-storm the alarm.
     } finally {
+      this.logChange();
       if (this.state && !this.isIdle()) await this.arm(this.nextDelay());
     }
+  }
+
+  /** Logs the replica's state when it changed since the last log (src/durable/poll-log.ts). */
+  private logChange(): void {
+    const s = this.state;
+    if (!s) return;
+    this.pollLog.note({
+      db: s.name,
+      state: this.dbState(),
+      txid: this.index?.txid ?? null,
+      generation: s.generation,
+      errorCode: this.follower.consecutiveFailures > 0 ? (s.lastError?.code ?? null) : null,
+      errorMessage: this.follower.consecutiveFailures > 0 ? (s.lastError?.message ?? null) : null,
+      rebuilds: s.rebuilds,
+      lastHeal: s.heals[s.heals.length - 1] ?? null,
+    });
   }
 
   // ------------------------------------------------------------ internals
@@ -271,6 +290,8 @@ export class DatabaseIndex extends DurableObject<Env> {
       return { ok: true, value: await fn() };
     } catch (e) {
       return { ok: false, error: errorOf(e) };
+    } finally {
+      this.logChange();
     }
   }
 

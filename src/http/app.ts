@@ -25,6 +25,7 @@ import { formatTxid } from "../ltx/txid.ts";
 import { MAX_PAGE, listDatabases, requireDatabase } from "../query/databases.ts";
 import { type QueryOutcome, isolateStats, runStatements } from "../query/service.ts";
 import { subrequests } from "../pages/stats.ts";
+import { requestLog } from "../observe/request-log.ts";
 import { authorize } from "./auth.ts";
 import { ApiError, toApiError } from "./errors.ts";
 import { rowsJson, withRawFields } from "./json.ts";
@@ -86,6 +87,8 @@ export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.onError((err) => toApiError(err).toResponse());
+  // First: it must see every request, including those a later middleware refuses.
+  app.use("*", requestLog());
   // Browsers: only the origins listed in CORS_ORIGINS ("*" for any); none by default.
   app.use("*", async (c, next) => {
     const origins = corsOrigins(c.env.CORS_ORIGINS);
@@ -94,7 +97,7 @@ export function createApp(): Hono<AppEnv> {
       origin: origins.includes("*") ? "*" : origins,
       allowMethods: ["GET", "POST", "OPTIONS"],
       allowHeaders: ["authorization", "content-type"],
-      exposeHeaders: ["server-timing", "x-ltx-txid", "x-ltx-replica-state", "x-ltx-staleness-ms"],
+      exposeHeaders: ["server-timing", "x-ltx-error", "x-ltx-txid", "x-ltx-replica-state", "x-ltx-staleness-ms"],
       maxAge: 86400,
     })(c, next);
   });

@@ -80,7 +80,8 @@ export class ApiError extends CodedError {
   }
 
   toResponse(headers: Record<string, string> = {}): Response {
-    const h: Record<string, string> = { ...headers };
+    // The code in a header too: logs, proxies and `curl -I` see it without parsing the body.
+    const h: Record<string, string> = { ...headers, "x-ltx-error": this.code };
     if (this.status === 401) h["www-authenticate"] = 'Bearer realm="ltx-edge"';
     // Every 503 is temporary (busy, stale, a gap being healed): tell clients when to come back.
     if (this.status === 503 && h["retry-after"] === undefined) h["retry-after"] = String(RETRY_AFTER_S[this.code] ?? 1);

@@ -9,6 +9,7 @@
  * engine object), never a promise another request would have to continue —
  * see live-index.ts and src/sync/. Every per-database structure is bounded.
  */
+import { recordFailure, recordQuery } from "../observe/context.ts";
 import type { DatabaseConfig } from "../config/databases.ts";
 import { openStore } from "../config/open-replica.ts";
 import { type HeldIndex, type IndexRpc, unwrap } from "../durable/client.ts";
@@ -200,6 +201,39 @@ export interface QueryOutcome {
  * on the fresh index.
  */
 export async function runStatements(
+  env: Env,
+  cfg: DatabaseConfig,
+  statements: StatementInput[],
+  target: ReadTarget,
+  limits: Limits,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<QueryOutcome> {
+  try {
+    const o = await runOnSnapshot(env, cfg, statements, target, limits, waitUntil);
+    recordQuery({
+      db: cfg.name,
+      txid: o.snapshot.held.root.txid,
+      servedFrom: o.snapshot.servedFrom,
+      replicaState: o.snapshot.replicaState,
+      statements: o.results.length,
+      rows: o.results.reduce((n, r) => n + r.rows.length, 0),
+      execMs: o.execMs,
+      storageRequests: o.stats.storageRequests,
+      bytesFetched: o.stats.bytesFetched,
+      cacheHits: o.stats.cacheHits,
+      isolateHits: o.stats.isolateHits + o.stats.pageHits,
+      cacheMisses: o.stats.cacheMisses,
+      indexRequests: o.stats.indexRequests,
+      retried: o.retried,
+    });
+    return o;
+  } catch (e) {
+    recordFailure(cfg.name, e);
+    throw e;
+  }
+}
+
+async function runOnSnapshot(
   env: Env,
   cfg: DatabaseConfig,
   statements: StatementInput[],
