@@ -195,21 +195,18 @@ export interface QueryOutcome {
   retried: boolean;
 }
 
+/** What {@link runStatements} takes. */
+type RunArgs = [env: Env, cfg: DatabaseConfig, statements: StatementInput[], target: ReadTarget, limits: Limits, waitUntil: (p: Promise<unknown>) => void];
+
 /**
  * Runs statements on one index snapshot. A file that vanished (compaction or
  * retention) is reported to the DO, which heals; the query then runs once more
  * on the fresh index.
  */
-export async function runStatements(
-  env: Env,
-  cfg: DatabaseConfig,
-  statements: StatementInput[],
-  target: ReadTarget,
-  limits: Limits,
-  waitUntil: (p: Promise<unknown>) => void,
-): Promise<QueryOutcome> {
+export async function runStatements(...args: RunArgs): Promise<QueryOutcome> {
+  const cfg = args[1];
   try {
-    const o = await runOnSnapshot(env, cfg, statements, target, limits, waitUntil);
+    const o = await runOnSnapshot(...args);
     recordQuery({
       db: cfg.name,
       txid: o.snapshot.held.root.txid,
@@ -233,14 +230,7 @@ export async function runStatements(
   }
 }
 
-async function runOnSnapshot(
-  env: Env,
-  cfg: DatabaseConfig,
-  statements: StatementInput[],
-  target: ReadTarget,
-  limits: Limits,
-  waitUntil: (p: Promise<unknown>) => void,
-): Promise<QueryOutcome> {
+async function runOnSnapshot(...[env, cfg, statements, target, limits, waitUntil]: RunArgs): Promise<QueryOutcome> {
   let retried = false;
   let failed: { error: unknown; held: HeldIndex } | null = null;
   for (let attempt = 0; ; attempt++) {
