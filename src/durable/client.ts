@@ -7,7 +7,7 @@
  * when queries touch them (src/query/chunk-cache.ts).
  */
 import { CodedError } from "../errors.ts";
-import { type IndexRoot, ID_BYTES, applyDelta, checkRoot } from "../page-index/root.ts";
+import { type IndexRoot, ID_BYTES, applyDelta, checkRoot, chunkIdOf } from "../page-index/root.ts";
 import type { Freshness, RootPayload, RootRequest, RpcResult, TimeTravelTarget } from "./protocol.ts";
 
 /** What the client needs from the DO stub (a subset of DatabaseIndex's RPC methods). */
@@ -31,6 +31,11 @@ export interface HeldIndex {
   freshness: Freshness;
   /** Bytes of index received by the last sync (root or delta), for stats. */
   lastSyncBytes: number;
+  /**
+   * Chunk 0 as it came with a full root, until the first query hands it to
+   * the isolate's chunk cache (then cleared: a holder keeps only the root).
+   */
+  firstChunk?: { id: string; bytes: Uint8Array } | undefined;
 }
 
 /** Generation of a held index (the replica's history it belongs to). */
@@ -53,9 +58,12 @@ export async function syncIndex(rpc: IndexRpc, name: string, held: HeldIndex | n
       if (!held) throw new IndexError("INDEX_UNAVAILABLE", "the Durable Object sent a delta to an empty holder");
       return { root: applyDelta(held.root, p.delta), freshness: p.freshness, lastSyncBytes: p.delta.ids.length + p.delta.changed.byteLength };
     }
-    case "full":
+    case "full": {
       checkRoot(p.root);
-      return { root: p.root, freshness: p.freshness, lastSyncBytes: p.root.chunks.length };
+      const id = chunkIdOf(p.root, 0);
+      const firstChunk = id !== null && p.first instanceof Uint8Array ? { id, bytes: p.first } : undefined;
+      return { root: p.root, freshness: p.freshness, lastSyncBytes: p.root.chunks.length + (firstChunk?.bytes.length ?? 0), firstChunk };
+    }
   }
 }
 

@@ -36,7 +36,13 @@ export interface RootRequest {
 export type RootPayload =
   | { kind: "same"; freshness: Freshness }
   | { kind: "delta"; delta: RootDelta; freshness: Freshness }
-  | { kind: "full"; root: IndexRoot; freshness: Freshness };
+  | {
+      kind: "full";
+      root: IndexRoot;
+      freshness: Freshness;
+      /** Chunk 0's bytes (pages 1–4096: the schema, every query's first read), saving a first query its own chunk round trip. */
+      first?: Uint8Array;
+    };
 
 /** Chunks one `chunks()` call may ask for. */
 export const MAX_CHUNKS_PER_CALL = 16;

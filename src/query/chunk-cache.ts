@@ -57,6 +57,18 @@ export class ChunkCache {
     return this.#lru.get(id);
   }
 
+  /**
+   * Keeps chunk bytes that arrived with something else (chunk 0 with a full
+   * root), if they are what `id` names; false when they are not (then the
+   * chunk loads the normal way when a query needs it).
+   */
+  async offer(id: string, bytes: Uint8Array): Promise<boolean> {
+    if (this.#lru.get(id)) return true;
+    if ((await chunkId(bytes)) !== id) return false;
+    this.#lru.set(id, ChunkView.decode(bytes));
+    return true;
+  }
+
   /** Chunk `id` from the Cache API or the DO, checked against its id, and kept. */
   async load(id: string, src: ChunkSources): Promise<ChunkView> {
     const hit = this.#lru.get(id);

@@ -240,6 +240,12 @@ async function runOnSnapshot(...[env, cfg, statements, target, limits, waitUntil
       throw failed.error;
     }
     const stats = newFetchStats();
+    const first = snapshot.held.firstChunk;
+    if (first) {
+      // Chunk 0 came with the root: the isolate's cache keeps it (verified against its id), the holder lets go.
+      snapshot.held.firstChunk = undefined;
+      await chunks_(limits).offer(first.id, first.bytes);
+    }
     const edgeCache = typeof caches !== "undefined" ? caches.default : null;
     const locator = new RootLocator(snapshot.held.root, chunks_(limits), {
       edge: edgeCache,

@@ -8,6 +8,7 @@ import { LtxWriter } from "../../src/ltx/writer.ts";
 import { decodeHeader } from "../../src/ltx/header.ts";
 import { formatLtxFilename } from "../../src/ltx/txid.ts";
 import { R2Store } from "../../src/replica/r2.ts";
+import { chunkIdOf } from "../../src/page-index/root.ts";
 import { S3Store } from "../../src/replica/s3.ts";
 import { StorageError, type ObjectStore } from "../../src/replica/types.ts";
 import { inject } from "vitest";
@@ -219,8 +220,9 @@ describe("persistence and deltas", () => {
     await r2.put(`${name}/0009/${formatLtxFilename(1, 1)}`, snap.finish());
     const stub = stubFor(name);
     const h1 = await held(stub, name);
-    // The root: 16 bytes per chunk of 4096 pages.
-    expect(h1.lastSyncBytes).toBe(2 * 16);
+    // The root: 16 bytes per chunk of 4096 pages, and chunk 0 riding along (every query reads page 1 first).
+    expect(h1.held.firstChunk?.id).toBe(chunkIdOf(h1.held.root, 0));
+    expect(h1.lastSyncBytes).toBe(2 * 16 + (h1.held.firstChunk?.bytes.length ?? Number.NaN));
     const l0 = new LtxWriter({ pageSize, commit: pages, minTxid: 2, maxTxid: 2, timestamp: 1_700_000_001_000 });
     for (const p of [1, 2500, 5000]) l0.addPage(p, new Uint8Array(pageSize).fill(7));
     await r2.put(`${name}/0000/${formatLtxFilename(2, 2)}`, l0.finish());
