@@ -26,6 +26,7 @@ export {
   restore,
   restoreToBytes,
 } from "../restore/restore.ts";
+export { type TxidRange, restorableTxids, txidRanges } from "../restore/restorable.ts";
 export { main } from "./main.ts";
 export { type ReplicaOptions, type S3Options, openReplica } from "./replica-url.ts";
 export { type RestoreToFileOptions, checkOutput, restoreToFile } from "./restore-file.ts";

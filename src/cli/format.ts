@@ -31,3 +31,16 @@ export function isoTime(ms: number): string {
 export function keyValues(rows: readonly (readonly [string, string])[], width = Math.max(0, ...rows.map(([k]) => k.length))): string {
   return rows.map(([k, v]) => `${`${k}:`.padEnd(width + 1)} ${v}\n`).join("");
 }
+
+/** Rows as columns padded to their widest cell plus two spaces, like Go's tabwriter in Litestream's tables. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => `${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd((widths[i] ?? 0) + 2))).join("")}\n`).join("");
+}
+
+/** A time in ms as RFC 3339 to the second, as Litestream prints it (`unknown` for an invalid one). */
+export function rfc3339Seconds(ms: number): string {
+  const iso = isoTime(ms);
+  return iso === "unknown" ? iso : iso.replace(/\.\d{3}Z$/, "Z");
+}

@@ -17,8 +17,9 @@ import { type CommandSpec, formatHelp, parseArgs } from "./args.ts";
 import { CliError, badArgs } from "./errors.ts";
 import { humanBytes, humanDuration } from "./format.ts";
 import type { CliIo } from "./io.ts";
+import { type ProgressState, progressFor } from "./progress.ts";
 import { parseLayout, parseReplicaLocation } from "./replica-url.ts";
-import { parseTxidArg } from "./restore.ts";
+import { parseTxidArg } from "./target.ts";
 
 export const IMPORT_SPEC: CommandSpec = {
   name: "import",
@@ -27,6 +28,7 @@ export const IMPORT_SPEC: CommandSpec = {
     { name: "txid", value: "TXID", help: "MaxTXID of the snapshot (16 hex digits, 0x… hex, or decimal); default 1" },
     { name: "layout", value: "file|s3", help: "write ltx/9/<min>-<max>.ltx (file, default) or 0009/<min>-<max>.ltx (s3)" },
     { name: "force", help: "write into a non-empty directory, replacing the LTX files already there" },
+    { name: "progress", help: "print progress on stderr even when it is not a terminal" },
   ],
 };
 
@@ -53,6 +55,8 @@ export interface ImportOptions {
   force?: boolean;
   /** Header timestamp (ms); default now. */
   timestamp?: number;
+  /** Called as the database is read (every {@link READ_PAGES} pages). */
+  onProgress?: (p: ProgressState) => void;
 }
 
 export interface ImportSummary {
@@ -218,6 +222,7 @@ export async function importCommand(opts: ImportOptions): Promise<ImportSummary>
         // SQLite never stores data in the lock page and LTX never holds it.
         if (pgno !== lock) writer.addPage(pgno, chunk.subarray(i * pageSize, (i + 1) * pageSize));
       }
+      opts.onProgress?.({ bytes: (first + count - 1) * pageSize, totalBytes: shape.size });
     }
     // The file change counter (offset 24) moves with every write transaction.
     const after = readShape(fd, database);
@@ -258,13 +263,20 @@ export async function runImport(argv: readonly string[], io: CliIo): Promise<num
   const [database, replicaDir] = args.positionals as [string, string];
   const txid = args.string("txid");
   const layout = parseLayout(args.string("layout"), "file", false);
-  const summary = await importCommand({
-    database,
-    replicaDir,
-    ...(txid !== undefined ? { txid: parseTxidArg(txid) } : {}),
-    layout: layout === "auto" ? "file" : layout,
-    force: args.bool("force"),
-  });
+  const progress = progressFor(io, "importing", { forced: args.bool("progress") });
+  let summary: ImportSummary;
+  try {
+    summary = await importCommand({
+      database,
+      replicaDir,
+      ...(txid !== undefined ? { txid: parseTxidArg(txid) } : {}),
+      layout: layout === "auto" ? "file" : layout,
+      force: args.bool("force"),
+      onProgress: (p) => progress.update(p),
+    });
+  } finally {
+    progress.end();
+  }
   io.stdout.write(formatImportSummary(summary));
   return 0;
 }

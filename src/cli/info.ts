@@ -1,13 +1,15 @@
 /**
  * @module
  * `ltx-edge info`: what a replica holds (layout, levels, sizes) and what it
- * can restore (newest and oldest TXID, database shape at the newest, and the
- * gap when the latest plan has one: reported, not fatal).
+ * can restore: every exactly restorable TXID as ranges (src/restore/restorable.ts),
+ * the newest and oldest, the database shape at the newest, and the gap when
+ * the latest plan has one (reported, not fatal).
  */
 import { formatTxid } from "../ltx/txid.ts";
 import { PlanError } from "../plan/errors.ts";
 import { LATEST, computeRestorePlan } from "../plan/plan.ts";
 import type { Layout, LtxFileInfo } from "../replica/replica.ts";
+import { restorableTxids, txidRanges } from "../restore/restorable.ts";
 import { type CommandSpec, formatHelp, parseArgs } from "./args.ts";
 import { humanBytes, isoTime, keyValues } from "./format.ts";
 import type { CliIo } from "./io.ts";
@@ -33,6 +35,9 @@ const HELP = formatHelp(
                dbSize (commit * pageSize) describe the database there
   planFiles    number of files in that plan
   oldestTxid   oldest TXID that can be restored exactly (null: none)
+  restorable   {count, of, ranges: [{min, max}]}: every TXID that can be
+               restored exactly (count of the 'of' TXIDs 1..maxTxid), as
+               ranges of consecutive TXIDs
   gap          null, or {code, message} when restoring the latest state
                fails (e.g. PLAN_GAP: missing TXIDs after newestTxid)`,
 );
@@ -64,7 +69,15 @@ export interface ReplicaInfo {
   dbSize: number | null;
   planFiles: number;
   oldestTxid: string | null;
+  restorable: RestorableSummary;
   gap: { code: string; message: string } | null;
+}
+
+/** The exactly restorable TXIDs: `count` of the `of` TXIDs 1..maxTxid, as runs of consecutive TXIDs. */
+export interface RestorableSummary {
+  count: number;
+  of: number;
+  ranges: { min: string; max: string }[];
 }
 
 /**
@@ -81,24 +94,6 @@ export function reachablePlan<F extends LtxFileInfo>(files: readonly F[]): F[] {
   }
 }
 
-/** Whether a plan exists that ends exactly at `txid`. */
-function restorable(files: readonly LtxFileInfo[], txid: number): boolean {
-  try {
-    computeRestorePlan(files, { kind: "txid", txid });
-    return true;
-  } catch (e) {
-    if (e instanceof PlanError) return false;
-    throw e;
-  }
-}
-
-/** The oldest exactly restorable TXID: a plan to T always ends with a file whose MaxTXID is T. */
-export function oldestRestorable(files: readonly LtxFileInfo[]): number | null {
-  const candidates = [...new Set(files.map((f) => f.maxTxid))].sort((a, b) => a - b);
-  for (const t of candidates) if (restorable(files, t)) return t;
-  return null;
-}
-
 function levelsOf(files: readonly LtxFileInfo[]): LevelInfo[] {
   const by = new Map<number, LtxFileInfo[]>();
   for (const f of files) {
@@ -112,8 +107,9 @@ function levelsOf(files: readonly LtxFileInfo[]): LevelInfo[] {
       level,
       files: fs.length,
       bytes: fs.reduce((n, f) => n + f.size, 0),
-      minTxid: formatTxid(Math.min(...fs.map((f) => f.minTxid))),
-      maxTxid: formatTxid(Math.max(...fs.map((f) => f.maxTxid))),
+      // Loops, not Math.min(...spread): a level may hold more files than the argument limit.
+      minTxid: formatTxid(fs.reduce((n, f) => Math.min(n, f.minTxid), Number.POSITIVE_INFINITY)),
+      maxTxid: formatTxid(fs.reduce((n, f) => Math.max(n, f.maxTxid), 0)),
     }));
 }
 
@@ -131,13 +127,14 @@ export async function infoCommand(spec: string, replicaOptions: ReplicaOptions):
   const plan = reachablePlan(files);
   const last = plan[plan.length - 1];
   const header = last ? await replica.readHeader(last) : null;
-  const oldest = plan.length > 0 ? oldestRestorable(files) : null;
+  const ok = restorableTxids(files);
+  const maxTxid = files.reduce((n, f) => Math.max(n, f.maxTxid), 0);
   return {
     replica: replica.description,
     layout: replica.layout ?? "file",
     files: files.length,
     bytes: files.reduce((n, f) => n + f.size, 0),
-    maxTxid: formatTxid(Math.max(...files.map((f) => f.maxTxid))),
+    maxTxid: formatTxid(maxTxid),
     levels: levelsOf(files),
     newestTxid: last ? formatTxid(last.maxTxid) : null,
     timestamp: header ? isoTime(header.timestamp) : null,
@@ -145,7 +142,12 @@ export async function infoCommand(spec: string, replicaOptions: ReplicaOptions):
     commit: header ? header.commit : null,
     dbSize: header ? header.commit * header.pageSize : null,
     planFiles: plan.length,
-    oldestTxid: oldest !== null ? formatTxid(oldest) : null,
+    oldestTxid: ok.length > 0 ? formatTxid(ok[0] as number) : null,
+    restorable: {
+      count: ok.length,
+      of: maxTxid,
+      ranges: txidRanges(ok).map((r) => ({ min: formatTxid(r.min), max: formatTxid(r.max) })),
+    },
     gap,
   };
 }
@@ -170,8 +172,23 @@ export function formatInfo(info: ReplicaInfo): string {
     tail.push(["page size", `${info.pageSize} bytes`], ["database", `${info.commit} pages, ${info.dbSize} bytes (${humanBytes(info.dbSize)})`]);
   }
   tail.push(["gap", info.gap === null ? "none: the newest TXID is restorable" : `${info.gap.code}: ${info.gap.message}`]);
+  const r = info.restorable;
+  const n = r.ranges.length;
+  tail.push(["restorable", `${r.count} of ${r.of} TXIDs${n > 0 ? `, in ${n} range${n === 1 ? "" : "s"}:` : ""}`]);
   const width = Math.max(...[...rows, ...tail].map(([k]) => k.length));
-  return `${keyValues(rows, width)}levels:\n${levels}${keyValues(tail, width)}`;
+  return `${keyValues(rows, width)}levels:\n${levels}${keyValues(tail, width)}${formatRanges(r.ranges)}`;
+}
+
+/** Ranges shown in the text output; --json lists them all. */
+const MAX_RANGES_SHOWN = 20;
+
+/** One range per line (a single TXID alone), the middle elided beyond {@link MAX_RANGES_SHOWN}. */
+function formatRanges(ranges: RestorableSummary["ranges"]): string {
+  const line = (r: { min: string; max: string }) => `  ${r.min === r.max ? r.min : `${r.min}-${r.max}`}\n`;
+  if (ranges.length <= MAX_RANGES_SHOWN) return ranges.map(line).join("");
+  const half = MAX_RANGES_SHOWN / 2;
+  const hidden = ranges.length - MAX_RANGES_SHOWN;
+  return `${ranges.slice(0, half).map(line).join("")}  … ${hidden} more range${hidden === 1 ? "" : "s"} (info --json lists them all)\n${ranges.slice(-half).map(line).join("")}`;
 }
 
 /** `ltx-edge info …`: returns the exit code; throws user errors for main to print. */

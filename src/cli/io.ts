@@ -15,8 +15,10 @@ export interface Output {
 export interface CliIo {
   stdout: Output;
   stderr: Output;
-  /** Environment variables (S3 settings). */
+  /** Environment variables (S3 settings, LTX_EDGE_PROGRESS). */
   env: Readonly<Record<string, string | undefined>>;
+  /** Monotonic clock in ms for progress rates and ETAs; default performance.now (tests pass a fake one). */
+  now?: () => number;
   /**
    * Registers a synchronous cleanup to run if the process is interrupted
    * (SIGINT/SIGTERM) before `dispose` is called. Absent in tests.
@@ -39,13 +41,17 @@ export interface BufferedIo extends CliIo {
 }
 
 /** An in-memory CliIo for tests and embedding. */
-export function bufferIo(env: Readonly<Record<string, string | undefined>> = {}, opts: { stderrIsTTY?: boolean } = {}): BufferedIo {
+export function bufferIo(
+  env: Readonly<Record<string, string | undefined>> = {},
+  opts: { stderrIsTTY?: boolean; now?: () => number } = {},
+): BufferedIo {
   let out = "";
   let err = "";
   return {
     stdout: { write: (t) => void (out += t), isTTY: false },
     stderr: { write: (t) => void (err += t), isTTY: opts.stderrIsTTY ?? false },
     env,
+    ...(opts.now ? { now: opts.now } : {}),
     out: () => out,
     err: () => err,
   };

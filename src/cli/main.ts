@@ -34,7 +34,8 @@ const COMMANDS: Record<string, Command> = {
     summary: "run read-only SQL against a replica without restoring it",
     load: async () => import("./query.ts").then((m) => ({ run: m.runQuery, help: m.queryHelp })),
   },
-  info: { summary: "describe a replica: levels, sizes, restorable TXIDs", load: async () => import("./info.ts").then((m) => ({ run: m.runInfo, help: m.infoHelp })) },
+  info: { summary: "describe a replica: levels, sizes, restorable TXID ranges", load: async () => import("./info.ts").then((m) => ({ run: m.runInfo, help: m.infoHelp })) },
+  ltx: { summary: "list the LTX files of a replica per level (as litestream ltx)", load: async () => import("./ltx.ts").then((m) => ({ run: m.runLtx, help: m.ltxHelp })) },
   verify: {
     summary: "decode and checksum every LTX file, check the latest plan",
     load: async () => import("./verify.ts").then((m) => ({ run: m.runVerify, help: m.verifyHelp })),
@@ -48,7 +49,22 @@ const COMMANDS: Record<string, Command> = {
     summary: "run the Worker locally (wrangler dev) with a sample database",
     load: async () => import("./dev.ts").then((m) => ({ run: m.runDev, help: m.devHelp })),
   },
+  version: {
+    summary: "print the version",
+    load: async () => ({
+      run: async (_argv, io) => {
+        io.stdout.write(`ltx-edge ${version()}\n`);
+        return 0;
+      },
+      help: () => "Usage: ltx-edge version\n\nPrint the version of ltx-edge.\n",
+    }),
+  },
 };
+
+/** Top-level spellings: Go-style single-dash forms too, as Litestream users type them. */
+const HELP_FLAGS = new Set(["--help", "-help", "-h"]);
+const VERSION_FLAGS = new Set(["--version", "-version"]);
+const DEBUG_FLAGS = new Set(["--debug", "-debug"]);
 
 function topHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
@@ -64,7 +80,9 @@ ${Object.entries(COMMANDS)
 
 <replica> is a directory, file:///path, or s3://bucket/prefix (S3 settings from
 --endpoint/--region/--access-key-id/--secret-access-key or the AWS_* variables).
-TXIDs are 16 hex digits, 0x-prefixed hex, or decimal.
+TXIDs are 16 hex digits, 0x-prefixed hex, or decimal. Flags take one or two
+dashes and their value after a space or '=' (Litestream's -o, -txid, -timestamp,
+-if-db-not-exists, -if-replica-exists work as in litestream restore).
 
 Global flags:
   --help, -h  show help (also after a command)
@@ -83,25 +101,25 @@ function version(): string {
 
 /** Runs the CLI with `argv` (without node and the script) and returns the exit code. */
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
-  const debug = argv.includes("--debug");
+  const debug = argv.some((a) => DEBUG_FLAGS.has(a));
   try {
-    const first = argv.findIndex((a) => a !== "--debug");
+    const first = argv.findIndex((a) => !DEBUG_FLAGS.has(a));
     const head = first < 0 ? undefined : argv[first];
     const rest = first < 0 ? [] : argv.slice(first + 1);
     if (head === undefined) {
       io.stderr.write(topHelp());
       return 2;
     }
-    if (head === "--help" || head === "-h") {
+    if (HELP_FLAGS.has(head)) {
       io.stdout.write(topHelp());
       return 0;
     }
-    if (head === "--version") {
+    if (VERSION_FLAGS.has(head)) {
       io.stdout.write(`ltx-edge ${version()}\n`);
       return 0;
     }
     if (head === "help") {
-      const name = rest.find((a) => a !== "--debug");
+      const name = rest.find((a) => !DEBUG_FLAGS.has(a));
       if (name === undefined) {
         io.stdout.write(topHelp());
         return 0;

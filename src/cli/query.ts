@@ -41,7 +41,7 @@ export const QUERY_SPEC: CommandSpec = {
   flags: [
     { name: "params", value: "JSON", help: 'parameters: a JSON array (?, ?N) or object (:name, @name, $name), e.g. \'[42,"x"]\'' },
     { name: "txid", value: "TXID", help: "query the database as of this TXID; default: the newest" },
-    { name: "timestamp", value: "TIME", help: "query the newest state at or before this RFC 3339 time, e.g. 2026-01-02T03:04:05Z" },
+    { name: "timestamp", value: "TIME", help: "query the newest state at or before TIME: RFC 3339 (2026-01-02T03:04:05Z) or relative (-5m, -2h)" },
     { name: "json", help: "print {columns, rows, meta} as the HTTP API does" },
     { name: "max-rows", value: "N", help: `fail when the result has more than N rows (default ${DEFAULT_MAX_ROWS})` },
     { name: "timeout", value: "MS", help: `interrupt the query after MS milliseconds (default ${DEFAULT_TIMEOUT_MS})` },

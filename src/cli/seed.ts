@@ -17,6 +17,7 @@ import { type CommandSpec, type FlagSpec, formatHelp, parseArgs } from "./args.t
 import { CliError, badArgs } from "./errors.ts";
 import { humanBytes, humanDuration } from "./format.ts";
 import type { CliIo } from "./io.ts";
+import { type ProgressState, progressFor } from "./progress.ts";
 import { type LocalR2, deletePrefix, hasObjects, openLocalR2, putBytes } from "./local-r2.ts";
 import { REPLICA_FLAGS, type ReplicaOptions, listOrFail, openReplica, parseLayout, s3OptionsFrom } from "./replica-url.ts";
 import { locateProject, persistDir, readBucketName } from "./wrangler-config.ts";
@@ -33,6 +34,7 @@ export const SEED_SPEC: CommandSpec = {
   flags: [
     { name: "db", value: "NAME", help: "database name: the Worker serves it at /db/NAME (required)" },
     { name: "force", help: "delete the objects already under NAME/ first" },
+    { name: "progress", help: "print progress on stderr even when it is not a terminal" },
     ...LOCAL_STATE_FLAGS,
     ...REPLICA_FLAGS,
   ],
@@ -71,6 +73,8 @@ export interface SeedOptions {
   /** Directory relative paths are resolved against (default process.cwd()). */
   cwd?: string;
   force?: boolean;
+  /** Called after each file is copied. */
+  onProgress?: (p: ProgressState) => void;
 }
 
 export interface SeedSummary {
@@ -151,6 +155,7 @@ export async function seedInto(r2: LocalR2, opts: SeedOptions, dir: string, sour
   const keys: string[] = [];
   let bytes = 0;
   const levels: Record<number, number> = {};
+  const totalBytes = files.reduce((n, f) => n + f.size, 0);
   try {
     for (const f of files) {
       const data = await replica.readFile(f);
@@ -160,6 +165,7 @@ export async function seedInto(r2: LocalR2, opts: SeedOptions, dir: string, sour
       keys.push(key);
       bytes += data.length;
       levels[f.level] = (levels[f.level] ?? 0) + 1;
+      opts.onProgress?.({ bytes, totalBytes, items: keys.length, totalItems: files.length });
     }
   } catch (e) {
     // Leave no half-copied database behind for the Worker to serve.
@@ -225,14 +231,21 @@ export async function runSeed(argv: readonly string[], io: CliIo): Promise<numbe
   const [replica] = args.positionals as [string];
   const persistTo = args.string("persist-to");
   const config = args.string("config");
-  const summary = await seedCommand({
-    replica,
-    name: checkDatabaseName(args.string("db")),
-    replicaOptions: { layout: parseLayout(args.string("layout"), "auto"), s3: s3OptionsFrom(args, io.env) },
-    ...(persistTo !== undefined ? { persistTo } : {}),
-    ...(config !== undefined ? { config } : {}),
-    force: args.bool("force"),
-  });
+  const progress = progressFor(io, "seeding", { forced: args.bool("progress") });
+  let summary: SeedSummary;
+  try {
+    summary = await seedCommand({
+      replica,
+      name: checkDatabaseName(args.string("db")),
+      replicaOptions: { layout: parseLayout(args.string("layout"), "auto"), s3: s3OptionsFrom(args, io.env) },
+      ...(persistTo !== undefined ? { persistTo } : {}),
+      ...(config !== undefined ? { config } : {}),
+      force: args.bool("force"),
+      onProgress: (p) => progress.update(p),
+    });
+  } finally {
+    progress.end();
+  }
   io.stdout.write(formatSeedSummary(summary));
   return 0;
 }

@@ -19,12 +19,17 @@ import { type CommandSpec, formatHelp, parseArgs } from "./args.ts";
 import { humanBytes } from "./format.ts";
 import type { CliIo } from "./io.ts";
 import { reachablePlan } from "./info.ts";
+import { progressFor } from "./progress.ts";
 import { REPLICA_FLAGS, type ReplicaOptions, listOrFail, openReplica, parseLayout, s3OptionsFrom } from "./replica-url.ts";
 
 export const VERIFY_SPEC: CommandSpec = {
   name: "verify",
   positionals: ["<replica>"],
-  flags: [{ name: "json", help: "print one JSON object (fields below)" }, ...REPLICA_FLAGS],
+  flags: [
+    { name: "json", help: "print one JSON object (fields below)" },
+    { name: "progress", help: "print progress on stderr even when it is not a terminal" },
+    ...REPLICA_FLAGS,
+  ],
 };
 
 const HELP = formatHelp(
@@ -95,17 +100,24 @@ async function checkFile(read: (f: LtxFileInfo) => Promise<Uint8Array>, f: LtxFi
   }
 }
 
-/** Verifies a replica. Throws user errors only when it cannot be read at all (missing, empty). */
-export async function verifyCommand(spec: string, replicaOptions: ReplicaOptions, io?: CliIo): Promise<VerifyReport> {
+/**
+ * Verifies a replica. Throws user errors only when it cannot be read at all
+ * (missing, empty). With `io`, shows progress on stderr (a terminal, or any
+ * stderr when `progress`).
+ */
+export async function verifyCommand(spec: string, replicaOptions: ReplicaOptions, io?: CliIo, progress = false): Promise<VerifyReport> {
   const replica = openReplica(spec, replicaOptions);
   const files = await listOrFail(replica, replicaOptions.layout);
-  const tty = io?.stderr.isTTY === true;
+  const totalBytes = files.reduce((n, f) => n + f.size, 0);
+  const bar = io ? progressFor(io, "verifying", { forced: progress }) : null;
   let done = 0;
+  let bytes = 0;
   // Bad files come back as problems, not exceptions, so the progress line always gets its final newline.
   const fileProblems = await mapPool(files, FETCH_CONCURRENCY, async (f) => {
     const p = await checkFile((x) => replica.readFile(x), f);
     done++;
-    if (tty && io) io.stderr.write(`\r\x1b[Kverifying: ${done}/${files.length} files${done === files.length ? "\n" : ""}`);
+    bytes += f.size;
+    bar?.update({ bytes, totalBytes, items: done, totalItems: files.length });
     return p;
   });
   const problems = fileProblems.filter((p): p is VerifyProblem => p !== null);
@@ -171,6 +183,7 @@ export async function runVerify(argv: readonly string[], io: CliIo): Promise<num
     args.positionals[0] as string,
     { layout: parseLayout(args.string("layout"), "auto"), s3: s3OptionsFrom(args, io.env) },
     io,
+    args.bool("progress"),
   );
   io.stdout.write(args.bool("json") ? `${JSON.stringify(report)}\n` : formatVerify(report));
   return report.ok ? 0 : 1;

@@ -133,6 +133,11 @@ export function computeRestorePlan<F extends PlanFile>(
 
   if (target.kind === "txid") {
     if (reached !== target.txid) {
+      let end = 0;
+      for (const f of files) end = Math.max(end, f.maxTxid);
+      if (target.txid > end) {
+        throw new PlanError("PLAN_TXID_NOT_AVAILABLE", `TXID ${formatTxid(target.txid)} is not restorable: past the end of the replica, which ends at TXID ${formatTxid(end)}`);
+      }
       throw new PlanError(
         "PLAN_TXID_NOT_AVAILABLE",
         `TXID ${formatTxid(target.txid)} is not restorable: ` +

@@ -39,10 +39,18 @@ export async function resolvePlan(replica: Replica, target: PlanTarget = LATEST,
   return { files, plan: computeRestorePlan(files, target, (f) => stamps.get(f.key) ?? Number.POSITIVE_INFINITY) };
 }
 
+/** Where a restore stands; reported after every range read of the plan. */
 export interface RestoreProgress {
+  /** The file the last range belonged to. */
   file: LtxFileInfo;
+  /** Files of the plan fully applied. */
   done: number;
+  /** Files in the plan. */
   total: number;
+  /** Bytes of the plan's files read and applied so far. */
+  bytes: number;
+  /** Total size of the plan's files. */
+  totalBytes: number;
 }
 
 export interface RestoreResult {
@@ -56,9 +64,12 @@ export interface RestoreResult {
 
 export interface RestoreOptions {
   target?: PlanTarget;
+  /** Called after each range of the plan is applied (every few MiB); `done` counts a file once its last range is in. */
   onProgress?: (p: RestoreProgress) => void;
   /** Already-listed files (saves a listing). */
   files?: LtxFileInfo[];
+  /** An already-resolved plan for `target` (saves resolving it again; `files` and `target` are then unused). */
+  plan?: LtxFileInfo[];
   /** Bytes per range read (default {@link RESTORE_RANGE_BYTES}). */
   rangeBytes?: number;
   /** Reads ranges into reused buffers (local files; see {@link ReadInto}); default: the replica's store. */
@@ -85,7 +96,9 @@ export interface PageSink {
  * database may have shrunk).
  */
 export async function restore(replica: Replica, sink: PageSink, opts: RestoreOptions = {}): Promise<RestoreResult> {
-  const { plan } = await resolvePlan(replica, opts.target ?? LATEST, opts.files);
+  const plan = opts.plan ?? (await resolvePlan(replica, opts.target ?? LATEST, opts.files)).plan;
+  const totalBytes = plan.reduce((n, f) => n + f.size, 0);
+  let bytes = 0;
   let pageSize = 0;
   let last: LtxHeader | null = null;
   const written = new PageSet();
@@ -108,12 +121,16 @@ export async function restore(replica: Replica, sink: PageSink, opts: RestoreOpt
     if (r.offset === 0) stream = new FileStream(replica, r.file, hooks);
     if (!stream) throw new Error("range of a file that was never opened");
     await stream.push(r);
-    if (!r.last) continue;
+    bytes += r.bytes.length;
+    if (!r.last) {
+      opts.onProgress?.({ file: r.file, done: r.planIndex, total: plan.length, bytes, totalBytes });
+      continue;
+    }
     if (otherPageSize !== 0) {
       throw new PlanError("PLAN_INCONSISTENT", `page size ${otherPageSize} of ${r.file.key} differs from ${pageSize} of earlier files`);
     }
     last = stream.header;
-    opts.onProgress?.({ file: r.file, done: r.planIndex + 1, total: plan.length });
+    opts.onProgress?.({ file: r.file, done: r.planIndex + 1, total: plan.length, bytes, totalBytes });
   }
   if (!last) throw new PlanError("PLAN_NO_FILES", "empty restore plan");
   const lock = lockPgno(pageSize);
