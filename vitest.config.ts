@@ -18,6 +18,18 @@ export default defineConfig({
       },
       {
         extends: true,
+        test: {
+          name: "browser",
+          // Headless Chromium (Debian's chromium package) against the real Worker under wrangler dev.
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          // wrangler dev and a browser on a loaded 2-core machine: generous, never a timing assertion.
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        extends: true,
         plugins: [
           cloudflareTest(({ inject }) => {
             const s3 = inject("s3");

@@ -301,11 +301,15 @@ export async function runDev(argv: readonly string[], io: CliIo): Promise<number
     "--persist-to",
     dir,
     "--show-interactive-dev-session=false",
+    // The web console (docs/console.md) is off unless configured; dev turns it on.
+    "--var",
+    "CONSOLE:true",
     ...(config !== undefined ? ["--config", project.configPath] : []),
   ];
   io.stdout.write(
     `\nStarting wrangler dev on http://127.0.0.1:${port} (local state: ${displayPath(project.root, dir)}).\n` +
       `Once it prints "Ready", try:\n${curlExamples(port)}\n` +
+      `or open the console: http://127.0.0.1:${port}/console\n` +
       `Stop it with Ctrl-C.\n\n`,
   );
   return runInGroup({

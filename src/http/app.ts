@@ -19,6 +19,7 @@ import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import { type DatabaseConfig, databaseConfig } from "../config/databases.ts";
 import { databasesConfig } from "../config/open-replica.ts";
+import { consoleApp } from "../console/app.ts";
 import type { ApiBindings } from "../env.ts";
 import { createHranaApp } from "../hrana/routes.ts";
 import { formatTxid } from "../ltx/txid.ts";
@@ -115,6 +116,8 @@ export function createApp(): Hono<AppEnv> {
     limitsFor(c.env);
     return c.json({ ok: true, isolate: isolateStats() });
   });
+
+  app.route("/console", consoleApp()); // off unless CONSOLE = "true" (docs/console.md)
 
   app.get("/db", async (c) => {
     authorize(c.req.raw, c.env, null);
