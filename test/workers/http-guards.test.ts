@@ -167,8 +167,8 @@ describe("read-only guard", () => {
   });
 
   test("functions that reach outside SQL do not exist or are refused", async () => {
-    expectError(await post(SMALL, { sql: "SELECT writefile('x', 'y')" }), 400, "SQL_SYNTAX", /no such function: writefile/);
-    expectError(await post(SMALL, { sql: "SELECT readfile('/etc/passwd')" }), 400, "SQL_SYNTAX", /no such function: readfile/);
+    expectError(await post(SMALL, { sql: "SELECT writefile('x', 'y')" }), 422, "SQL_ERROR", /no such function: writefile/);
+    expectError(await post(SMALL, { sql: "SELECT readfile('/etc/passwd')" }), 422, "SQL_ERROR", /no such function: readfile/);
   });
 
   test("nothing changed: counts, schema, user_version and integrity are as before every refused write", async () => {
@@ -207,9 +207,9 @@ describe("SQL errors", () => {
     expectError(await post(SMALL, { sql: "SELECT (1" }), 400, "SQL_SYNTAX");
   });
 
-  test("unknown table or column → 400 SQL_SYNTAX", async () => {
-    expectError(await post(SMALL, { sql: "SELECT * FROM nope" }), 400, "SQL_SYNTAX", /no such table: nope/);
-    expectError(await post(SMALL, { sql: "SELECT nope FROM users" }), 400, "SQL_SYNTAX", /no such column: nope/);
+  test("unknown table or column → 422 SQL_ERROR (well-formed SQL that does not fit this database)", async () => {
+    expectError(await post(SMALL, { sql: "SELECT * FROM nope" }), 422, "SQL_ERROR", /no such table: nope/);
+    expectError(await post(SMALL, { sql: "SELECT nope FROM users" }), 422, "SQL_ERROR", /no such column: nope/);
   });
 
   test("two statements in one /query → 400 SQL_MULTIPLE_STATEMENTS; trailing semicolons and comments are fine", async () => {
@@ -236,7 +236,7 @@ describe("SQL errors", () => {
     expectError(await post(SMALL, { statements: "SELECT 1" }, "batch"), 400, "BAD_REQUEST", /statements/);
     expectError(await post(SMALL, { statements: ["SELECT 1", 5] }, "batch"), 400, "BAD_REQUEST", /statements\[1\]/);
     expectError(await post(SMALL, { statements: ["SELECT 1", { sql: "" }] }, "batch"), 400, "BAD_REQUEST", /statements\[1\]\.sql/);
-    expectError(await post(SMALL, { statements: ["SELECT 1", "SELECT 2", "SELECT * FROM nope"] }, "batch"), 400, "SQL_SYNTAX", /no such table: nope/);
+    expectError(await post(SMALL, { statements: ["SELECT 1", "SELECT 2", "SELECT * FROM nope"] }, "batch"), 422, "SQL_ERROR", /no such table: nope/);
   });
 });
 
@@ -733,7 +733,7 @@ describe("concurrency", () => {
         default:
           cases.push(
             i % 10 === 4
-              ? { db: cs, body: { sql: "SELECT * FROM nope" }, check: (r) => expectError(r, 400, "SQL_SYNTAX", /no such table: nope/) }
+              ? { db: cs, body: { sql: "SELECT * FROM nope" }, check: (r) => expectError(r, 422, "SQL_ERROR", /no such table: nope/) }
               : { db: cm, body: { sql: "SELECT name FROM sqlite_schema", limits: { max_rows: 1 } }, check: (r) => expectError(r, 422, "SQL_TOO_MANY_ROWS") },
           );
       }
