@@ -22,7 +22,12 @@
  * s3 = { endpoint = "https://s3.eu-west-1.amazonaws.com", region = "eu-west-1", bucket = "acme" }
  * # keys come from the secrets S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY (or the names given here)
  * ```
+ *
+ * Every table is strict: a field this parser does not know (a typo such as
+ * `poll_intervall_ms`) is a CONFIG_INVALID error naming it, so a mistake
+ * shows on `/health` instead of being silently ignored.
  */
+import { unknownFieldHint } from "../api/field-hint.ts";
 import { CodedError } from "../errors.ts";
 import type { LayoutOption } from "../replica/replica.ts";
 
@@ -78,8 +83,18 @@ export class ConfigError extends CodedError<"CONFIG_INVALID"> {
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-function obj(v: unknown, where: string): Record<string, Json> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new ConfigError(`${where} must be an object`);
+/** The fields each table of `DATABASES` may have; anything else is a typo and refused (never ignored). */
+const TOP_KEYS = ["default", "root", "poll_interval_ms", "idle_after_ms", "layout", "databases"] as const;
+const DATABASE_KEYS = ["source", "prefix", "layout", "poll_interval_ms", "idle_after_ms", "token_secret", "s3"] as const;
+const S3_KEYS = ["endpoint", "region", "bucket", "force_path_style", "access_key_id_secret", "secret_access_key_secret"] as const;
+
+/** A table of the config with only the `allowed` fields; `where` is its path for messages ("" for the top). */
+function obj(v: unknown, where: string, allowed: readonly string[] | null): Record<string, Json> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new ConfigError(`${where || "DATABASES"} must be an object`);
+  if (allowed) {
+    const unknown = Object.keys(v).find((k) => !allowed.includes(k));
+    if (unknown !== undefined) throw new ConfigError(`unknown field ${where ? `${where}.` : ""}${unknown}; ${unknownFieldHint(unknown, allowed)}`);
+  }
   return v as Record<string, Json>;
 }
 
@@ -111,7 +126,7 @@ export function parseDatabasesConfig(raw: unknown): DatabasesConfig {
       throw new ConfigError(`not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  const top = v === undefined || v === null ? {} : obj(v, "DATABASES");
+  const top = v === undefined || v === null ? {} : obj(v, "", TOP_KEYS);
   const defaults = {
     pollIntervalMs: num(top.poll_interval_ms, "poll_interval_ms", DEFAULT_POLL_INTERVAL_MS, 100, 3_600_000),
     idleAfterMs: num(top.idle_after_ms, "idle_after_ms", DEFAULT_IDLE_AFTER_MS, 1000, 7 * 86_400_000),
@@ -121,10 +136,10 @@ export function parseDatabasesConfig(raw: unknown): DatabasesConfig {
   if (top.default !== undefined && typeof top.default !== "boolean") throw new ConfigError("default must be true or false");
   const root = str(top.root, "root", "").replace(/^\/+|\/+$/g, "");
   const explicit = new Map<string, DatabaseConfig>();
-  const dbs = top.databases === undefined ? {} : obj(top.databases, "databases");
+  const dbs = top.databases === undefined ? {} : obj(top.databases, "databases", null);
   for (const [name, rawDb] of Object.entries(dbs)) {
     if (!isValidName(name)) throw new ConfigError(`invalid database name ${JSON.stringify(name)}`);
-    const d = obj(rawDb, `databases.${name}`);
+    const d = obj(rawDb, `databases.${name}`, DATABASE_KEYS);
     const source = str(d.source, `databases.${name}.source`, "r2");
     if (source !== "r2" && source !== "s3") throw new ConfigError(`databases.${name}.source must be "r2" or "s3"`);
     const cfg: DatabaseConfig = {
@@ -137,8 +152,9 @@ export function parseDatabasesConfig(raw: unknown): DatabasesConfig {
     };
     if (cfg.prefix.split("/").some((s) => s === ".." || s === ".")) throw new ConfigError(`databases.${name}.prefix must not contain . or .. segments`);
     if (d.token_secret !== undefined) cfg.tokenSecret = str(d.token_secret, `databases.${name}.token_secret`);
+    if (source !== "s3" && d.s3 !== undefined) throw new ConfigError(`databases.${name}.s3 is only read with source = "s3" (source is "${source}")`);
     if (source === "s3") {
-      const s = obj(d.s3, `databases.${name}.s3`);
+      const s = obj(d.s3, `databases.${name}.s3`, S3_KEYS);
       cfg.s3 = {
         endpoint: str(s.endpoint, `databases.${name}.s3.endpoint`),
         region: str(s.region, `databases.${name}.s3.region`, "auto"),
@@ -146,7 +162,10 @@ export function parseDatabasesConfig(raw: unknown): DatabasesConfig {
         accessKeyIdSecret: str(s.access_key_id_secret, `databases.${name}.s3.access_key_id_secret`, "S3_ACCESS_KEY_ID"),
         secretAccessKeySecret: str(s.secret_access_key_secret, `databases.${name}.s3.secret_access_key_secret`, "S3_SECRET_ACCESS_KEY"),
       };
-      if (s.force_path_style !== undefined) cfg.s3.forcePathStyle = s.force_path_style === true;
+      if (s.force_path_style !== undefined) {
+        if (typeof s.force_path_style !== "boolean") throw new ConfigError(`databases.${name}.s3.force_path_style must be true or false`);
+        cfg.s3.forcePathStyle = s.force_path_style;
+      }
       if (!/^https?:\/\//.test(cfg.s3.endpoint)) throw new ConfigError(`databases.${name}.s3.endpoint must be an http(s) URL`);
     }
     explicit.set(name, cfg);

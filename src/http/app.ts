@@ -7,8 +7,10 @@
  * - `GET  /db/:name`        status from the database's Durable Object
  * - `GET  /db`              databases
  * - `GET  /health`
+ * - `GET  /openapi.json`    the OpenAPI document, built from the request schemas (src/api/)
  *
- * Every error is `{error: {code, message}}` with a status chosen by the code.
+ * Every error is `{error: {code, message}}` with a status chosen by the code;
+ * an unknown field anywhere in a request is `400 UNKNOWN_FIELD`.
  *
  * @example
  * ```sh
@@ -21,9 +23,13 @@ import { type DatabaseConfig, databaseConfig } from "../config/databases.ts";
 import { databasesConfig } from "../config/open-replica.ts";
 import { consoleApp } from "../console/app.ts";
 import type { ApiBindings } from "../env.ts";
+import { OPERATIONS, buildOpenApi } from "../api/openapi.ts";
+import { DatabaseListQuery } from "../api/requests.ts";
+import type { MetaBody } from "../api/responses.ts";
+import { parseRequest } from "../api/validate.ts";
 import { createHranaApp } from "../hrana/routes.ts";
 import { formatTxid } from "../ltx/txid.ts";
-import { MAX_PAGE, listDatabases, requireDatabase } from "../query/databases.ts";
+import { listDatabases, requireDatabase } from "../query/databases.ts";
 import { type QueryOutcome, isolateStats, runStatements } from "../query/service.ts";
 import { subrequests } from "../pages/stats.ts";
 import { requestLog } from "../observe/request-log.ts";
@@ -35,7 +41,7 @@ import { parseQueryRequest, readJsonBody } from "./request.ts";
 
 type AppEnv = { Bindings: ApiBindings };
 
-function meta(o: QueryOutcome, startedAt: number): Record<string, unknown> {
+function meta(o: QueryOutcome, startedAt: number): MetaBody {
   const idx = o.snapshot.held.root;
   const rowsReturned = o.results.reduce((n, r) => n + r.rows.length, 0);
   return {
@@ -84,6 +90,9 @@ function corsOrigins(v: unknown): string[] {
   return typeof v === "string" ? v.split(",").map((o) => o.trim()).filter((o) => o.length > 0) : [];
 }
 
+/** The OpenAPI document, built once per isolate (it depends on code only). */
+let openApi: Record<string, unknown> | null = null;
+
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
@@ -104,12 +113,8 @@ export function createApp(): Hono<AppEnv> {
   });
   app.notFound((c) => new ApiError("NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`).toResponse());
 
-  app.get("/", (c) =>
-    c.json({
-      name: "ltx-edge",
-      endpoints: ["GET /health", "GET /db", "GET /db/:name", "POST /db/:name/query", "POST /db/:name/batch", "POST /db/:name/v2/pipeline", "POST /db/:name/v3/pipeline"],
-    }),
-  );
+  app.get("/", (c) => c.json({ name: "ltx-edge", endpoints: OPERATIONS.map((o) => `${o.method.toUpperCase()} ${o.path}`), openapi: "/openapi.json" }));
+  app.get("/openapi.json", (c) => c.json((openApi ??= buildOpenApi())));
 
   app.get("/health", (c) => {
     databasesConfig(c.env); // surfaces a broken DATABASES as a 500 with CONFIG_INVALID
@@ -121,10 +126,8 @@ export function createApp(): Hono<AppEnv> {
 
   app.get("/db", async (c) => {
     authorize(c.req.raw, c.env, null);
-    const limit = c.req.query("limit");
-    const n = limit === undefined ? undefined : Number(limit);
-    if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= MAX_PAGE)) throw new ApiError("BAD_REQUEST", `limit must be an integer from 1 to ${MAX_PAGE}`);
-    return c.json(await listDatabases(c.env, { ...(n !== undefined ? { limit: n } : {}), cursor: c.req.query("cursor") ?? null }));
+    const { limit, cursor } = parseRequest(DatabaseListQuery, c.req.query(), "query");
+    return c.json(await listDatabases(c.env, { ...(limit !== undefined ? { limit } : {}), cursor: cursor ?? null }));
   });
 
   // Auth comes before the existence check, so tokens are needed to learn which names exist.
@@ -146,7 +149,7 @@ export function createApp(): Hono<AppEnv> {
     const limits = limitsFor(c.env);
     const cfg = await database(c);
     const body = await readJsonBody(c.req.raw, limits.maxBodyBytes);
-    const req = parseQueryRequest(body, kind, limits);
+    const req = parseQueryRequest(body, kind, limits, startedAt);
     const outcome = await runStatements(c.env, cfg, req.statements, req.target, req.limits, (p) => c.executionCtx.waitUntil(p)).catch(
       (e: unknown) => {
         // Name the failing statement of a batch.

@@ -9,6 +9,7 @@ import { CodedError } from "../errors.ts";
 /** HTTP status for each stable error code raised anywhere in ltx-edge. */
 const STATUS: Record<string, number> = {
   BAD_REQUEST: 400,
+  UNKNOWN_FIELD: 400,
   INVALID_JSON: 400,
   INVALID_TXID: 400,
   INVALID_TIMESTAMP: 400,

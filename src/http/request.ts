@@ -1,13 +1,18 @@
 /**
  * @module
- * Validation of query and batch request bodies. Every problem is an
- * {@link ApiError} with a stable code; nothing reaches SQLite unchecked.
+ * Query and batch request bodies: read with exact numbers, checked against
+ * their schema (src/api/requests.ts: unknown fields refused), then turned
+ * into statements, a read target and the request's limits. Every problem is
+ * an error with a stable code; nothing reaches SQLite unchecked.
  */
+import { type BatchBody, BatchRequest as BatchSchema, type LimitsBody, type ParamBody, type QueryBody, QueryRequest as QuerySchema, type StatementBody } from "../api/requests.ts";
+import { timestampMs } from "../api/time.ts";
+import { validate } from "../api/validate.ts";
 import { parseTxid } from "../ltx/txid.ts";
 import { sqlTextProblem } from "../sql/text-guard.ts";
 import { vmStepBudget } from "../sql/vm-budget.ts";
 import { type SqlParam, SqlReal, type StatementInput } from "../sql/types.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError, toApiError } from "./errors.ts";
 import type { IntegerMode } from "./json.ts";
 import { type Limits, REQUEST_LIMIT_KEYS } from "./limits.ts";
 
@@ -18,12 +23,6 @@ export interface QueryRequest {
   target: ReadTarget;
   integers: IntegerMode;
   limits: Limits;
-}
-
-type Json = null | boolean | number | bigint | string | Json[] | { [k: string]: Json };
-
-function isObject(v: unknown): v is Record<string, Json> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** For each array/object of a parsed body: the keys whose number was written as a REAL literal (`1.0`, `-0.0`, `1e2`). */
@@ -79,20 +78,10 @@ export async function readJsonBody(req: Request, maxBytes: number): Promise<unkn
   }
 }
 
-function txidField(v: Json | undefined, name: string): number | null {
+function txid(v: string | number | null | undefined): number | null {
   if (v === undefined || v === null) return null;
-  const t = typeof v === "number" && Number.isSafeInteger(v) && v >= 1 ? v : typeof v === "string" ? parseTxid(v) : null;
-  if (t === null) {
-    throw new ApiError("INVALID_TXID", `${name} must be a TXID: 16 hex digits as Litestream prints it, 0x-prefixed hex, or a positive integer`);
-  }
-  return t;
-}
-
-function timestampField(v: Json | undefined): number | null {
-  if (v === undefined || v === null) return null;
-  const ms = typeof v === "number" ? v : typeof v === "string" ? Date.parse(v) : Number.NaN;
-  if (!Number.isFinite(ms)) throw new ApiError("INVALID_TIMESTAMP", "timestamp must be an ISO 8601 string or milliseconds since the epoch");
-  return ms;
+  // The schema accepted it, so it parses.
+  return typeof v === "number" ? v : parseTxid(v);
 }
 
 function int64(b: bigint, where: string): bigint {
@@ -100,99 +89,101 @@ function int64(b: bigint, where: string): bigint {
   return b;
 }
 
-/** One parameter value; `real` says the JSON text wrote it as a REAL literal (`1.0`, `1e2`). */
-function param(v: Json, where: string, real: boolean): SqlParam {
+function base64Bytes(text: string, where: string): Uint8Array {
+  try {
+    const bin = atob(text);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  } catch {
+    throw new ApiError("SQL_BAD_PARAMS", `${where}: invalid base64`);
+  }
+}
+
+/** One parameter value (its shape already checked); `real` says the JSON text wrote it as a REAL literal (`1.0`, `1e2`). */
+function param(v: ParamBody, where: string, real: boolean): SqlParam {
   if (typeof v === "number" && real) return new SqlReal(v);
   if (v === null || typeof v === "boolean" || typeof v === "number" || typeof v === "string") return v;
   if (typeof v === "bigint") return int64(v, where);
-  if (isObject(v)) {
-    const keys = Object.keys(v);
-    if (keys.length === 1 && typeof v.base64 === "string") {
-      try {
-        const bin = atob(v.base64);
-        const out = new Uint8Array(bin.length);
-        for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-        return out;
-      } catch {
-        throw new ApiError("SQL_BAD_PARAMS", `${where}: invalid base64`);
-      }
-    }
-    if (keys.length === 1 && typeof v.real === "number") return new SqlReal(v.real);
-    if (keys.length === 1 && v.integer !== undefined) {
-      const x = v.integer;
-      if (typeof x === "bigint") return int64(x, where);
-      if (typeof x === "number" && Number.isSafeInteger(x)) return BigInt(x);
-      if (typeof x === "string" && /^-?\d{1,20}$/.test(x)) return int64(BigInt(x), where);
-      throw new ApiError("SQL_BAD_PARAMS", `${where}: "integer" must be a string of decimal digits (or an exact JSON integer)`);
-    }
-  }
-  throw new ApiError("SQL_BAD_PARAMS", `${where}: unsupported value; use null, a boolean, number, string, {"base64": "…"}, {"integer": "…"} or {"real": …}`);
+  if ("base64" in v) return base64Bytes(v.base64, where);
+  if ("real" in v) return new SqlReal(v.real);
+  const x = v.integer;
+  return typeof x === "bigint" ? int64(x, where) : typeof x === "number" ? BigInt(x) : int64(BigInt(x), where);
 }
 
-function statement(v: Json | undefined, where: string, limits: Limits): StatementInput {
-  const s = typeof v === "string" ? { sql: v } : v;
-  if (!isObject(s)) throw new ApiError("BAD_REQUEST", `${where} must be an object with "sql"`);
-  if (typeof s.sql !== "string" || s.sql.trim() === "") throw new ApiError("BAD_REQUEST", `${where}.sql must be a non-empty string`);
-  const problem = sqlTextProblem(s.sql, limits, `${where}.sql`);
+function statement(s: string | StatementBody, where: string, limits: Limits): StatementInput {
+  const { sql, params: p } = typeof s === "string" ? { sql: s, params: null } : s;
+  const problem = sqlTextProblem(sql, limits, `${where}.sql`);
   if (problem) throw problem;
-  const out: StatementInput = { sql: s.sql };
-  const p = s.params;
+  const out: StatementInput = { sql };
   if (p === undefined || p === null) return out;
   if (Array.isArray(p)) {
     if (p.length > limits.maxParams) throw new ApiError("TOO_MANY_PARAMS", `${where} has ${p.length} params; the limit is ${limits.maxParams}`);
     out.params = p.map((x, i) => param(x, `${where}.params[${i}]`, isRealLiteral(p, i)));
-  } else if (isObject(p)) {
+  } else {
     const entries = Object.entries(p);
     if (entries.length > limits.maxParams) throw new ApiError("TOO_MANY_PARAMS", `${where} has ${entries.length} params; the limit is ${limits.maxParams}`);
     out.params = Object.fromEntries(entries.map(([k, x]) => [k, param(x, `${where}.params.${k}`, isRealLiteral(p, k))]));
-  } else {
-    throw new ApiError("SQL_BAD_PARAMS", `${where}.params must be an array or an object`);
   }
   return out;
 }
 
-/** Parses a `/query` (one statement) or `/batch` (`statements: […]`) body. */
-export function parseQueryRequest(body: unknown, kind: "query" | "batch", base: Limits): QueryRequest {
-  if (!isObject(body)) throw new ApiError("BAD_REQUEST", "request body must be a JSON object");
+/** The limits of one request: the server's, lowered (never raised) by the request's `limits`. */
+function requestLimits(base: Limits, asked: LimitsBody | undefined): Limits {
   const limits: Limits = { ...base };
+  for (const [k, v] of Object.entries(asked ?? {})) {
+    if (v === undefined) continue;
+    const key = REQUEST_LIMIT_KEYS[k as keyof typeof REQUEST_LIMIT_KEYS];
+    // 0 means "derived from the time limit" for the step budget: lower what is in force, never to "derived".
+    const current = key === "maxVmSteps" ? vmStepBudget({ maxVmSteps: base.maxVmSteps, timeoutMs: base.queryTimeoutMs }) : limits[key];
+    limits[key] = key === "maxVmSteps" ? Math.max(1, Math.min(current, Math.floor(v))) : Math.min(current, Math.floor(v));
+  }
+  return limits;
+}
+
+/** Where to read: live (optionally after a TXID, or fresher than a bound), at a TXID, or at a time. */
+function readTarget(body: QueryBody | BatchBody, now: number): ReadTarget {
+  const minTxid = txid(body.min_txid);
+  const at = txid(body.txid);
+  const timestamp = body.timestamp === undefined || body.timestamp === null ? null : timestampMs(body.timestamp, now);
+  if ([minTxid, at, timestamp].filter((x) => x !== null).length > 1) {
+    throw new ApiError("BAD_REQUEST", "give at most one of min_txid, txid and timestamp");
+  }
+  const maxStalenessMs = body.max_staleness_ms ?? null;
+  if (maxStalenessMs !== null && (at !== null || timestamp !== null)) {
+    throw new ApiError("BAD_REQUEST", "max_staleness_ms applies to live reads, not to txid/timestamp");
+  }
+  if (at !== null) return { kind: "txid", txid: at };
+  if (timestamp !== null) return { kind: "timestamp", timestamp };
+  return { kind: "live", minTxid, maxStalenessMs };
+}
+
+/** Runs `f`, rethrowing a coded error as an ApiError (callers such as the CLI look for ApiError). */
+function asApiError<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw toApiError(e);
+  }
+}
+
+/**
+ * Parses a `/query` (one statement) or `/batch` (`statements: […]`) body.
+ * `now` is the time the request arrived: relative timestamps (`-5m`) count
+ * back from it.
+ */
+export function parseQueryRequest(body: unknown, kind: "query" | "batch", base: Limits, now: number = Date.now()): QueryRequest {
+  const checked = asApiError(() => (kind === "query" ? validate(QuerySchema, body, "body") : validate(BatchSchema, body, "body")));
+  const limits = requestLimits(base, checked.limits);
   let statements: StatementInput[];
-  if (kind === "query") {
-    statements = [statement(body, "body", limits)];
+  if ("sql" in checked) {
+    statements = [statement(checked, "body", limits)];
   } else {
-    const list = body.statements;
-    if (!Array.isArray(list) || list.length === 0) throw new ApiError("BAD_REQUEST", `"statements" must be a non-empty array`);
+    const list = checked.statements;
     if (list.length > limits.maxStatements) {
       throw new ApiError("TOO_MANY_STATEMENTS", `batch has ${list.length} statements; the limit is ${limits.maxStatements}`);
     }
     statements = list.map((s, i) => statement(s, `statements[${i}]`, limits));
   }
-  const minTxid = txidField(body.min_txid, "min_txid");
-  const txid = txidField(body.txid, "txid");
-  const timestamp = timestampField(body.timestamp);
-  if ([minTxid, txid, timestamp].filter((x) => x !== null).length > 1) {
-    throw new ApiError("BAD_REQUEST", "give at most one of min_txid, txid and timestamp");
-  }
-  const maxStalenessMs = body.max_staleness_ms ?? null;
-  if (maxStalenessMs !== null && (typeof maxStalenessMs !== "number" || !(maxStalenessMs >= 0))) {
-    throw new ApiError("BAD_REQUEST", "max_staleness_ms must be a non-negative number of milliseconds");
-  }
-  if (maxStalenessMs !== null && (txid !== null || timestamp !== null)) {
-    throw new ApiError("BAD_REQUEST", "max_staleness_ms applies to live reads, not to txid/timestamp");
-  }
-  const target: ReadTarget =
-    txid !== null ? { kind: "txid", txid } : timestamp !== null ? { kind: "timestamp", timestamp } : { kind: "live", minTxid, maxStalenessMs };
-  const integers = body.integers ?? "number";
-  if (integers !== "number" && integers !== "string") throw new ApiError("BAD_REQUEST", `"integers" must be "number" or "string"`);
-  if (body.limits !== undefined) {
-    if (!isObject(body.limits)) throw new ApiError("BAD_REQUEST", `"limits" must be an object`);
-    for (const [k, v] of Object.entries(body.limits)) {
-      const key = (REQUEST_LIMIT_KEYS as Record<string, keyof Limits>)[k];
-      if (!key) throw new ApiError("BAD_REQUEST", `unknown limit ${k}; allowed: ${Object.keys(REQUEST_LIMIT_KEYS).join(", ")}`);
-      if (typeof v !== "number" || !(v >= 0)) throw new ApiError("BAD_REQUEST", `limits.${k} must be a non-negative number`);
-      // 0 means "derived from the time limit" for the step budget: lower what is in force, never to "derived".
-      const current = key === "maxVmSteps" ? vmStepBudget({ maxVmSteps: base.maxVmSteps, timeoutMs: base.queryTimeoutMs }) : limits[key];
-      limits[key] = key === "maxVmSteps" ? Math.max(1, Math.min(current, Math.floor(v))) : Math.min(current, Math.floor(v));
-    }
-  }
-  return { statements, target, integers, limits };
+  return { statements, target: readTarget(checked, now), integers: checked.integers ?? "number", limits };
 }

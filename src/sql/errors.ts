@@ -7,7 +7,7 @@
 import { CodedError } from "../errors.ts";
 
 export type SqlErrorCode =
-  /** Malformed SQL or any prepare-time error (including "no such table"/"no such column"). */
+  /** Malformed SQL: SQLite's parser or tokenizer refused the text, or there is no statement at all. */
   | "SQL_SYNTAX"
   /** The statement would write, change settings, attach, or call a forbidden function. */
   | "SQL_READONLY"
@@ -29,7 +29,12 @@ export type SqlErrorCode =
   | "SQL_BAD_PARAMS"
   /** The wasm instance trapped (not a stack overflow) and was replaced; the call may be retried. */
   | "SQL_ENGINE_RESET"
-  /** Any other SQLite error (runtime errors, corrupt data, ...). */
+  /**
+   * Any other SQLite error: well-formed SQL that does not fit this database
+   * ("no such table/column/function", wrong argument counts, misused
+   * aggregates — which may depend on the snapshot read), runtime errors,
+   * corrupt data, ...
+   */
   | "SQL_ERROR";
 
 export interface SqlErrorDetails {
@@ -59,4 +64,21 @@ export class SqlError extends CodedError<SqlErrorCode> {
       cause: this.cause,
     });
   }
+}
+
+/** Prepare-time errors that are SQLite's own depth and size limits, not syntax. */
+const TOO_COMPLEX = /^(Recursion limit|parser stack overflow|Expression tree is too large|too many terms in compound SELECT|at most \d+ tables in a join|too many arguments on function|LIKE or GLOB pattern too complex)/i;
+
+/**
+ * Messages of SQLite's tokenizer and parser (sqlite3RunParser and the
+ * grammar's error action): the text is not SQL. Name resolution and every
+ * later check ("no such table", "no such column", "wrong number of
+ * arguments") run on a parsed statement and are not syntax errors.
+ */
+const SYNTAX = /^near "[\s\S]*": syntax error$|^incomplete input$|^unrecognized token: |^variable number must be between |^hex literal too big: |^unsupported use of NULLS (FIRST|LAST)$/;
+
+/** The code of an error SQLite reported while preparing a statement, from its message. */
+export function prepareErrorCode(message: string): "SQL_TOO_COMPLEX" | "SQL_SYNTAX" | "SQL_ERROR" {
+  if (TOO_COMPLEX.test(message)) return "SQL_TOO_COMPLEX";
+  return SYNTAX.test(message) ? "SQL_SYNTAX" : "SQL_ERROR";
 }

@@ -7,7 +7,7 @@
  */
 
 import * as SQLite from "@journeyapps/wa-sqlite";
-import { SqlError } from "./errors.ts";
+import { SqlError, prepareErrorCode } from "./errors.ts";
 import type { ExecLimits } from "./types.ts";
 import { PROGRESS_OPS, vmStepBudget } from "./vm-budget.ts";
 
@@ -68,9 +68,6 @@ function mib(bytes: number): string {
   return `${Math.round((bytes / 1048576) * 10) / 10} MiB`;
 }
 
-/** Prepare-time errors that are SQLite's own depth and size limits, not syntax. */
-const TOO_COMPLEX = /^(Recursion limit|parser stack overflow|Expression tree is too large|too many terms in compound SELECT|at most \d+ tables in a join|too many arguments on function|LIKE or GLOB pattern too complex)/i;
-
 export function sqliteCodeOf(error: SQLite.SQLiteError): number {
   const code: unknown = error.code;
   return typeof code === "number" ? code : SQLite.SQLITE_ERROR;
@@ -104,8 +101,8 @@ export function mapSqliteError(error: unknown, ctx: ExecContext, phase: "prepare
     return new SqlError("SQL_READONLY", `read-only database: ${error.message}`, details);
   }
   if (phase === "prepare" && primary === SQLite.SQLITE_ERROR) {
-    if (TOO_COMPLEX.test(error.message)) return new SqlError("SQL_TOO_COMPLEX", `statement is too complex: ${error.message}`, details);
-    return new SqlError("SQL_SYNTAX", error.message, details);
+    const code = prepareErrorCode(error.message);
+    return new SqlError(code, code === "SQL_TOO_COMPLEX" ? `statement is too complex: ${error.message}` : error.message, details);
   }
   return new SqlError("SQL_ERROR", error.message, details);
 }

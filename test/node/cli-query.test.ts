@@ -156,7 +156,7 @@ describe("query", () => {
       [["query", join(FIX, "does-not-exist"), "SELECT 1"], /CLI_NOT_FOUND: replica directory .*does-not-exist does not exist/],
       [["query", "ftp://x/y", "SELECT 1"], /CLI_BAD_ARGS: unsupported replica URL scheme/],
       [["query", join(FIX, "small"), "SELEC 1"], /SQL_SYNTAX/],
-      [["query", join(FIX, "small"), "SELECT * FROM nope"], /SQL_SYNTAX: no such table: nope/],
+      [["query", join(FIX, "small"), "SELECT * FROM nope"], /SQL_ERROR: no such table: nope/],
       [["query", join(FIX, "small"), "SELECT 1", "--params", "[1,"], /CLI_BAD_ARGS: --params is not valid JSON/],
       [["query", join(FIX, "small"), "SELECT ?", "--params", '[{"x":1}]'], /SQL_BAD_PARAMS: --params\[0\]/],
       [["query", join(FIX, "small"), "SELECT 1", "--txid", "2", "--timestamp", "2026-01-01T00:00:00Z"], /not both/],

@@ -232,7 +232,7 @@ describe("batches", () => {
     expect(good.step_results[4]).toBeNull(); // ROLLBACK skipped
     expect(okType(r.body.results[1], "get_autocommit").is_autocommit).toBe(true);
     const bad = batchResult(r.body.results[2]);
-    expect(bad.step_errors[2]?.code).toBe("SQL_SYNTAX");
+    expect(bad.step_errors[2]?.code).toBe("SQL_ERROR");
     expect(bad.step_errors[2]?.message).toMatch(/no such column: nope/);
     expect(bad.step_results[3]).toBeNull(); // skipped after the failure
     expect(bad.step_results[4]).toBeNull(); // COMMIT skipped
@@ -372,7 +372,7 @@ describe("describe", () => {
     expect(describeResult(r.body.results[3])).toMatchObject({ params: [{ name: null }], is_explain: true, cols: [{ name: "id" }, { name: "parent" }, { name: "notused" }, { name: "detail" }] });
     expect(describeResult(r.body.results[4])).toEqual({ params: [], cols: [], is_explain: false, is_readonly: true });
     expect(errorOf(r.body.results[5]).code).toBe("SQL_READONLY");
-    expect(errorOf(r.body.results[6]).code).toBe("SQL_SYNTAX");
+    expect(errorOf(r.body.results[6]).code).toBe("SQL_ERROR");
     expect(errorOf(r.body.results[7]).code).toBe("NOT_SUPPORTED");
     expect(errorOf(r.body.results[8]).code).toBe("SQL_MULTIPLE_STATEMENTS");
   });
@@ -484,7 +484,7 @@ describe("one snapshot", () => {
     expect(p2.headers.get("x-ltx-served-from")).toBe("time_travel");
     expect(p2.headers.get("x-ltx-txid")).toBe(hex(mid));
     expect(plainRows(execResult(p2.body.results[0]))).toEqual(expected(small, hex(mid), COUNT));
-    expect(errorOf(p2.body.results[1]).code).toBe("SQL_SYNTAX");
+    expect(errorOf(p2.body.results[1]).code).toBe("SQL_ERROR");
     expect(plainRows(execResult(p2.body.results[2]))).toEqual(expected(small, hex(mid), POSTS));
     expect(execResult(p2.body.results[2]).replication_index).toBe(String(mid));
     expect(okType(p2.body.results[3], "get_autocommit").is_autocommit).toBe(false);
@@ -545,7 +545,7 @@ describe("one snapshot", () => {
     const at = b.replication_index ?? "";
     const atHex = hex(Number(at));
     expect([hex(0x10), small.final_txid]).toContain(atHex);
-    expect(b.step_errors[2]?.code).toBe("SQL_SYNTAX");
+    expect(b.step_errors[2]?.code).toBe("SQL_ERROR");
     expect(plainRows(b.step_results[0])).toEqual(expected(small, atHex, POSTS));
     expect(plainRows(b.step_results[3])).toEqual(expected(small, atHex, POSTS));
     expect(plainRows(b.step_results[4])).toEqual(expected(small, atHex, COUNT));

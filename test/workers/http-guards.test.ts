@@ -167,8 +167,8 @@ describe("read-only guard", () => {
   });
 
   test("functions that reach outside SQL do not exist or are refused", async () => {
-    expectError(await post(SMALL, { sql: "SELECT writefile('x', 'y')" }), 400, "SQL_SYNTAX", /no such function: writefile/);
-    expectError(await post(SMALL, { sql: "SELECT readfile('/etc/passwd')" }), 400, "SQL_SYNTAX", /no such function: readfile/);
+    expectError(await post(SMALL, { sql: "SELECT writefile('x', 'y')" }), 422, "SQL_ERROR", /no such function: writefile/);
+    expectError(await post(SMALL, { sql: "SELECT readfile('/etc/passwd')" }), 422, "SQL_ERROR", /no such function: readfile/);
   });
 
   test("nothing changed: counts, schema, user_version and integrity are as before every refused write", async () => {
@@ -207,9 +207,9 @@ describe("SQL errors", () => {
     expectError(await post(SMALL, { sql: "SELECT (1" }), 400, "SQL_SYNTAX");
   });
 
-  test("unknown table or column → 400 SQL_SYNTAX", async () => {
-    expectError(await post(SMALL, { sql: "SELECT * FROM nope" }), 400, "SQL_SYNTAX", /no such table: nope/);
-    expectError(await post(SMALL, { sql: "SELECT nope FROM users" }), 400, "SQL_SYNTAX", /no such column: nope/);
+  test("unknown table or column → 422 SQL_ERROR (well-formed SQL that does not fit this database)", async () => {
+    expectError(await post(SMALL, { sql: "SELECT * FROM nope" }), 422, "SQL_ERROR", /no such table: nope/);
+    expectError(await post(SMALL, { sql: "SELECT nope FROM users" }), 422, "SQL_ERROR", /no such column: nope/);
   });
 
   test("two statements in one /query → 400 SQL_MULTIPLE_STATEMENTS; trailing semicolons and comments are fine", async () => {
@@ -236,7 +236,7 @@ describe("SQL errors", () => {
     expectError(await post(SMALL, { statements: "SELECT 1" }, "batch"), 400, "BAD_REQUEST", /statements/);
     expectError(await post(SMALL, { statements: ["SELECT 1", 5] }, "batch"), 400, "BAD_REQUEST", /statements\[1\]/);
     expectError(await post(SMALL, { statements: ["SELECT 1", { sql: "" }] }, "batch"), 400, "BAD_REQUEST", /statements\[1\]\.sql/);
-    expectError(await post(SMALL, { statements: ["SELECT 1", "SELECT 2", "SELECT * FROM nope"] }, "batch"), 400, "SQL_SYNTAX", /no such table: nope/);
+    expectError(await post(SMALL, { statements: ["SELECT 1", "SELECT 2", "SELECT * FROM nope"] }, "batch"), 422, "SQL_ERROR", /no such table: nope/);
   });
 });
 
@@ -340,7 +340,7 @@ describe("value types in responses", () => {
     const batch = await post(SMALL, { statements: [sql, "SELECT 1"], integers: "string" }, "batch");
     expect(batch.status, batch.text).toBe(200);
     expect((JSON.parse(batch.text) as { results: { rows: unknown[][] }[] }).results[0]?.rows[0]?.[4]).toBe("9223372036854775807");
-    expectError(await post(SMALL, { sql: "SELECT 1", integers: "bigint" }), 400, "BAD_REQUEST", /"integers" must be "number" or "string"/);
+    expectError(await post(SMALL, { sql: "SELECT 1", integers: "bigint" }), 400, "BAD_REQUEST", /integers must be "number" or "string"/);
   });
 
   test("table data keeps its types (users: INTEGER, TEXT, NULL, REAL, BLOB)", async () => {
@@ -424,12 +424,12 @@ describe("limits", () => {
     expect(rows(await post(d, { sql: "SELECT count(*) FROM users", limits: { max_storage_requests: 1e9 } }))).toEqual([[int(38)]]);
   });
 
-  test("limits: unknown key, negative, wrong type → 400 BAD_REQUEST (server-only limits cannot be set per request)", async () => {
-    expectError(await post(SMALL, { sql: "SELECT 1", limits: { max_body_bytes: 10 } }), 400, "BAD_REQUEST", /unknown limit max_body_bytes/);
-    expectError(await post(SMALL, { sql: "SELECT 1", limits: { max_wait_ms: 10 } }), 400, "BAD_REQUEST", /unknown limit max_wait_ms/);
+  test("limits: unknown key → 400 UNKNOWN_FIELD (server-only limits cannot be set per request); negative, wrong type → 400 BAD_REQUEST", async () => {
+    expectError(await post(SMALL, { sql: "SELECT 1", limits: { max_body_bytes: 10 } }), 400, "UNKNOWN_FIELD", /unknown field body\.limits\.max_body_bytes/);
+    expectError(await post(SMALL, { sql: "SELECT 1", limits: { max_wait_ms: 10 } }), 400, "UNKNOWN_FIELD", /unknown field body\.limits\.max_wait_ms/);
     expectError(await post(SMALL, { sql: "SELECT 1", limits: { max_rows: -1 } }), 400, "BAD_REQUEST", /non-negative/);
     expectError(await post(SMALL, { sql: "SELECT 1", limits: { max_rows: "5" } }), 400, "BAD_REQUEST", /non-negative number/);
-    expectError(await post(SMALL, { sql: "SELECT 1", limits: [1] }), 400, "BAD_REQUEST", /"limits" must be an object/);
+    expectError(await post(SMALL, { sql: "SELECT 1", limits: [1] }), 400, "BAD_REQUEST", /limits must be an object/);
   });
 
   test("SQL over 100000 bytes (UTF-8) → 400 SQL_TOO_LONG; exactly 100000 passes", async () => {
@@ -463,8 +463,9 @@ describe("limits", () => {
 
   test("body over 1 MiB → 413 PAYLOAD_TOO_LARGE (declared length, and streamed without one); exactly 1 MiB passes", async () => {
     const exact = (n: number) => {
-      const base = JSON.stringify({ sql: "SELECT 1", pad: "" });
-      return JSON.stringify({ sql: "SELECT 1", pad: "x".repeat(n - base.length) });
+      // Padded with whitespace between tokens: still a valid body with no unknown field.
+      const base = JSON.stringify({ sql: "SELECT 1" });
+      return `${base.slice(0, -1)}${" ".repeat(n - base.length)}}`;
     };
     expect(new TextEncoder().encode(exact(1024 * 1024)).length).toBe(1024 * 1024);
     expect(rows(await post(SMALL, exact(1024 * 1024)))).toEqual([[int(1)]]);
@@ -733,7 +734,7 @@ describe("concurrency", () => {
         default:
           cases.push(
             i % 10 === 4
-              ? { db: cs, body: { sql: "SELECT * FROM nope" }, check: (r) => expectError(r, 400, "SQL_SYNTAX", /no such table: nope/) }
+              ? { db: cs, body: { sql: "SELECT * FROM nope" }, check: (r) => expectError(r, 422, "SQL_ERROR", /no such table: nope/) }
               : { db: cm, body: { sql: "SELECT name FROM sqlite_schema", limits: { max_rows: 1 } }, check: (r) => expectError(r, 422, "SQL_TOO_MANY_ROWS") },
           );
       }

@@ -131,7 +131,7 @@ describe("batch errors name the failing statement", () => {
     const d = `batch-idx-${uid}`;
     await seedReplica(r2, "small", d);
     const r = await post(d, { statements: ["SELECT 1", "SELECT 2", "SELECT * FROM nope"] }, "batch");
-    expect(r.status).toBe(400);
+    expect(r.status).toBe(422); // SQL_ERROR: no such table
     expect(r.text).toMatch(/statements\[2\]/);
   });
 });

@@ -192,12 +192,13 @@ for (const build of ["jspi", "asyncify"] as const) {
         expect(await rowsOf("PRAGMA user_version")).toEqual([[42n]]);
       });
 
-      test.each(["SELEC 1", "SELECT * FROM nope", "SELECT nope FROM items", "SELECT (", "", " ; ", "-- only a comment"])(
-        "SQL_SYNTAX: %j",
-        async (sql) => {
-          expect(await codeOf(run(sql))).toBe("SQL_SYNTAX");
-        },
-      );
+      test.each(["SELEC 1", "SELECT (", "", " ; ", "-- only a comment"])("SQL_SYNTAX: %j", async (sql) => {
+        expect(await codeOf(run(sql))).toBe("SQL_SYNTAX");
+      });
+
+      test.each(["SELECT * FROM nope", "SELECT nope FROM items"])("SQL_ERROR (well-formed, but not in this database): %j", async (sql) => {
+        expect(await codeOf(run(sql))).toBe("SQL_ERROR");
+      });
 
       test.each(["SELECT 1; SELECT 2", "SELECT 1; DROP TABLE items", "SELECT 1; garbage", "SELECT 1;SELECT 2;"])(
         "SQL_MULTIPLE_STATEMENTS: %j",
