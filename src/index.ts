@@ -1,7 +1,7 @@
 /**
  * ltx-edge Worker entry: the HTTP API and the per-database Durable Object.
  */
-import { createApp } from "./http/app.ts";
+import { createApp } from "./app.ts";
 
 export { DatabaseIndex } from "./durable/database-index.ts";
 

@@ -11,7 +11,7 @@
  *
  * The schemas check shape and spelling only. What depends on the
  * deployment's limits (SQL length, parameter counts), the conversion of
- * values, and rules across fields stay in `src/http/request.ts`.
+ * values, and rules across fields stay in `src/api/query-request.ts`.
  */
 import * as v from "valibot";
 import { parseTxid } from "../ltx/txid.ts";

@@ -11,10 +11,10 @@
  * value encoding.
  */
 import { formatTxid } from "../ltx/txid.ts";
-import { ApiError } from "../http/errors.ts";
-import { rowsJson, valueJson, withRawFields } from "../http/json.ts";
-import { DEFAULT_LIMITS } from "../http/limits.ts";
-import { parseQueryRequest } from "../http/request.ts";
+import { ApiError } from "../api/errors.ts";
+import { rowsJson, valueJson, withRawFields } from "../api/json.ts";
+import { DEFAULT_LIMITS } from "../api/limits.ts";
+import { parseQueryRequest } from "../api/query-request.ts";
 import { IndexPageSource, IsolateCaches, newFetchStats } from "../pages/page-fetcher.ts";
 import { buildPageIndex, resolvePlan } from "../restore/restore.ts";
 import { SqlEngine, type SqlValue, type StatementInput, type StatementResult } from "../sql/engine.ts";

@@ -16,7 +16,7 @@
  * (`innerHTML` and friends throw), whatever a cell of a result contains.
  */
 import { Hono } from "hono";
-import { ApiError } from "../http/errors.ts";
+import { ApiError } from "../api/errors.ts";
 import { CONSOLE_CSS, CONSOLE_HTML } from "./page.ts";
 import { CONSOLE_JS } from "./script.ts";
 

@@ -12,7 +12,7 @@
  * make batons unforgeable protects server-side sessions, which this server
  * does not have.
  */
-import { ApiError } from "../http/errors.ts";
+import { ApiError } from "../api/errors.ts";
 
 const VERSION = "h1";
 /** Most SQL texts one stream may store (@libsql/client keeps up to 30). */

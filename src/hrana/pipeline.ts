@@ -14,9 +14,10 @@
  * them. Transaction control never reaches SQLite: a read transaction is the
  * stream's pinned snapshot.
  */
-import { ApiError, toApiError } from "../http/errors.ts";
-import type { Limits } from "../http/limits.ts";
+import { ApiError, toApiError } from "../api/errors.ts";
+import type { Limits } from "../api/limits.ts";
 import type { SqlParam, StatementInput } from "../sql/types.ts";
+import type { SqlError } from "../sql/errors.ts";
 import { sqlTextProblem } from "../sql/text-guard.ts";
 import { MAX_STORED_SQL, MAX_STORED_SQL_CHARS, type Pin, type StreamState, cloneState, decodeBaton, encodeBaton, newStreamState } from "./baton.ts";
 import { type BatchCond, type StmtReq, type StreamRequest, maxReplicationIndex, parsePipeline } from "./protocol.ts";
@@ -65,7 +66,7 @@ function paramsOf(s: StmtReq, limits: Limits): StatementInput["params"] {
 }
 
 /** The request-level checks of the JSON API, per statement. */
-function precheck(sql: string, limits: Limits): ApiError | null {
+function precheck(sql: string, limits: Limits): SqlError | null {
   return sqlTextProblem(sql, limits, "statement");
 }
 
@@ -213,7 +214,7 @@ class Simulation {
       return this.control(control);
     }
     const pre = precheck(sql, this.limits);
-    if (pre) return { ok: false, error: pre };
+    if (pre) return { ok: false, error: toApiError(pre) };
     if (splitStatements(sql).length === 0) return fail("SQL_SYNTAX", "no SQL statement to run");
     return this.engine(key, params === undefined ? { sql } : { sql, params });
   }

@@ -6,7 +6,7 @@
  * 400 BAD_REQUEST; argument values are checked later, per statement, so a bad
  * value fails only its own statement.
  */
-import { ApiError } from "../http/errors.ts";
+import { ApiError } from "../api/errors.ts";
 
 export interface StmtReq {
   sql: string | null;

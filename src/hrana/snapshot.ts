@@ -16,9 +16,9 @@
  */
 import type { DatabaseConfig } from "../config/databases.ts";
 import type { Env } from "../env.ts";
-import { ApiError, toApiError } from "../http/errors.ts";
-import type { Limits } from "../http/limits.ts";
-import type { ReadTarget } from "../http/request.ts";
+import { ApiError, toApiError } from "../api/errors.ts";
+import type { Limits } from "../api/limits.ts";
+import type { ReadTarget } from "../api/query-request.ts";
 import { type QueryOutcome, runStatements } from "../query/service.ts";
 import { SqlError } from "../sql/errors.ts";
 import { vmStepBudget } from "../sql/vm-budget.ts";

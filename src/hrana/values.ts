@@ -5,8 +5,8 @@
  * always `"type":"float"`, even when it is integral (1.0); blobs are base64.
  * Results are written by hand: `JSON.stringify` knows no bigint.
  */
-import { ApiError } from "../http/errors.ts";
-import { base64 } from "../http/json.ts";
+import { ApiError } from "../api/errors.ts";
+import { base64 } from "../api/json.ts";
 import { type SqlParam, SqlReal, type SqlValue, type StatementResult } from "../sql/types.ts";
 
 const MIN_INT64 = -(2n ** 63n);

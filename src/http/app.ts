@@ -18,26 +18,22 @@
  * ```
  */
 import { type Context, Hono } from "hono";
-import { cors } from "hono/cors";
 import { type DatabaseConfig, databaseConfig } from "../config/databases.ts";
 import { databasesConfig } from "../config/open-replica.ts";
-import { consoleApp } from "../console/app.ts";
 import type { ApiBindings } from "../env.ts";
 import { OPERATIONS, buildOpenApi } from "../api/openapi.ts";
 import { DatabaseListQuery } from "../api/requests.ts";
 import type { MetaBody } from "../api/responses.ts";
 import { parseRequest } from "../api/validate.ts";
-import { createHranaApp } from "../hrana/routes.ts";
 import { formatTxid } from "../ltx/txid.ts";
 import { listDatabases, requireDatabase } from "../query/databases.ts";
 import { type QueryOutcome, isolateStats, runStatements } from "../query/service.ts";
 import { subrequests } from "../pages/stats.ts";
-import { requestLog } from "../observe/request-log.ts";
-import { authorize } from "./auth.ts";
-import { ApiError, toApiError } from "./errors.ts";
-import { rowsJson, withRawFields } from "./json.ts";
-import { limitsFor } from "./limits.ts";
-import { parseQueryRequest, readJsonBody } from "./request.ts";
+import { authorize } from "../api/auth.ts";
+import { ApiError, toApiError } from "../api/errors.ts";
+import { rowsJson, withRawFields } from "../api/json.ts";
+import { limitsFor } from "../api/limits.ts";
+import { parseQueryRequest, readJsonBody } from "../api/query-request.ts";
 
 type AppEnv = { Bindings: ApiBindings };
 
@@ -86,32 +82,15 @@ function serverTiming(o: QueryOutcome): string {
   ].join(", ");
 }
 
-function corsOrigins(v: unknown): string[] {
-  return typeof v === "string" ? v.split(",").map((o) => o.trim()).filter((o) => o.length > 0) : [];
-}
-
 /** The OpenAPI document, built once per isolate (it depends on code only). */
 let openApi: Record<string, unknown> | null = null;
 
-export function createApp(): Hono<AppEnv> {
+/**
+ * The JSON API's routes (mounted at `/` by src/app.ts, which adds the
+ * middleware every transport shares: errors, request logs, CORS).
+ */
+export function jsonApi(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-
-  app.onError((err) => toApiError(err).toResponse());
-  // First: it must see every request, including those a later middleware refuses.
-  app.use("*", requestLog());
-  // Browsers: only the origins listed in CORS_ORIGINS ("*" for any); none by default.
-  app.use("*", async (c, next) => {
-    const origins = corsOrigins(c.env.CORS_ORIGINS);
-    if (origins.length === 0) return next();
-    return cors({
-      origin: origins.includes("*") ? "*" : origins,
-      allowMethods: ["GET", "POST", "OPTIONS"],
-      allowHeaders: ["authorization", "content-type"],
-      exposeHeaders: ["server-timing", "x-ltx-error", "x-ltx-txid", "x-ltx-replica-state", "x-ltx-staleness-ms"],
-      maxAge: 86400,
-    })(c, next);
-  });
-  app.notFound((c) => new ApiError("NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`).toResponse());
 
   app.get("/", (c) => c.json({ name: "ltx-edge", endpoints: OPERATIONS.map((o) => `${o.method.toUpperCase()} ${o.path}`), openapi: "/openapi.json" }));
   app.get("/openapi.json", (c) => c.json((openApi ??= buildOpenApi())));
@@ -122,7 +101,6 @@ export function createApp(): Hono<AppEnv> {
     return c.json({ ok: true, isolate: isolateStats() });
   });
 
-  app.route("/console", consoleApp()); // off unless CONSOLE = "true" (docs/console.md)
 
   app.get("/db", async (c) => {
     authorize(c.req.raw, c.env, null);
@@ -188,8 +166,6 @@ export function createApp(): Hono<AppEnv> {
   app.post("/db/:name/batch", run("batch"));
   app.all("/db/:name/query", () => new ApiError("METHOD_NOT_ALLOWED", "use POST with a JSON body").toResponse({ allow: "POST" }));
   app.all("/db/:name/batch", () => new ApiError("METHOD_NOT_ALLOWED", "use POST with a JSON body").toResponse({ allow: "POST" }));
-  // Hrana over HTTP for libSQL clients (docs/hrana.md).
-  app.route("/", createHranaApp());
 
   return app;
 }

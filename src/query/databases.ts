@@ -6,7 +6,7 @@
  */
 import { type DatabaseConfig, databaseConfig, isValidName } from "../config/databases.ts";
 import { databasesConfig, type ReplicaEnv } from "../config/open-replica.ts";
-import { ApiError } from "../http/errors.ts";
+import { ApiError } from "../api/errors.ts";
 
 const POSITIVE_TTL_MS = 60_000;
 const NEGATIVE_TTL_MS = 5_000;

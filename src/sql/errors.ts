@@ -21,6 +21,8 @@ export type SqlErrorCode =
   | "SQL_MEMORY_LIMIT"
   /** The statement nests too deeply for the wasm stack (refused by SQLite's limits, or it overflowed and the instance was reset). */
   | "SQL_TOO_COMPLEX"
+  /** The statement's text is longer than the deployment allows (checked before it reaches SQLite). */
+  | "SQL_TOO_LONG"
   /** Too many calls already wait for this engine; retry shortly. */
   | "ENGINE_BUSY"
   /** More than one statement in one StatementInput. */

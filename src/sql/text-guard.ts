@@ -43,8 +43,7 @@
  * instance and fails with SQL_TOO_COMPLEX, never with a wrong answer.
  */
 
-import { ApiError } from "../http/errors.ts";
-import type { Limits } from "../http/limits.ts";
+import { SqlError } from "./errors.ts";
 import { tokenize, upperWord } from "./lexer.ts";
 
 /** Words that build an expression node (a level of the tree, when chained). */
@@ -115,13 +114,13 @@ export function complexityCost(shape: SqlShape): number {
 }
 
 /** The checks on one statement's text; `label` names it in the message. */
-export function sqlTextProblem(sql: string, limits: Pick<Limits, "maxSqlBytes">, label: string): ApiError | null {
+export function sqlTextProblem(sql: string, limits: { maxSqlBytes: number }, label: string): SqlError | null {
   if (new TextEncoder().encode(sql).length > limits.maxSqlBytes) {
-    return new ApiError("SQL_TOO_LONG", `${label} exceeds the ${limits.maxSqlBytes}-byte limit`);
+    return new SqlError("SQL_TOO_LONG", `${label} exceeds the ${limits.maxSqlBytes}-byte limit`);
   }
   const shape = sqlShape(sql);
   if (complexityCost(shape) > MAX_COMPLEXITY) {
-    return new ApiError(
+    return new SqlError(
       "SQL_TOO_COMPLEX",
       `${label} is too complex for the SQLite engine (${shape.operators} operators, nesting ${shape.depth} deep, ` +
         `${shape.selects} SELECTs, ${shape.compounds} compound terms); split it or use IN (…) lists and parameters`,

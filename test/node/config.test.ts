@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { databaseConfig, isValidName, parseDatabasesConfig } from "../../src/config/databases.ts";
-import { DEFAULT_LIMITS, limitsFor, parseLimits } from "../../src/http/limits.ts";
+import { DEFAULT_LIMITS, limitsFor, parseLimits } from "../../src/api/limits.ts";
 
 describe("DATABASES", () => {
   test("absent: every valid name is served from the bucket under its own prefix", () => {

@@ -6,7 +6,7 @@
  * test/workers/engine-guards.test.ts).
  */
 import { describe, expect, test } from "vitest";
-import { DEFAULT_LIMITS } from "../../src/http/limits.ts";
+import { DEFAULT_LIMITS } from "../../src/api/limits.ts";
 import { tokenize } from "../../src/sql/lexer.ts";
 import { complexityCost, MAX_COMPLEXITY, sqlShape, sqlTextProblem } from "../../src/sql/text-guard.ts";
 
@@ -100,7 +100,7 @@ describe("sqlTextProblem", () => {
     expect(e?.code).toBe("SQL_TOO_LONG");
     expect(e?.message).toMatch(/^statements\[3\]\.sql exceeds/);
     const c = sqlTextProblem("SELECT " + "1 OR ".repeat(15_000) + "1", DEFAULT_LIMITS, "body.sql");
-    expect(c?.status).toBe(400);
+    expect(c?.code).toBe("SQL_TOO_COMPLEX");
     expect(c?.message).toMatch(/^body\.sql is too complex/);
   });
 });

@@ -8,7 +8,7 @@
  */
 
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
-import { DEFAULT_LIMITS } from "../../src/http/limits.ts";
+import { DEFAULT_LIMITS } from "../../src/api/limits.ts";
 import { SqlEngine, SqlError, type ExecLimits } from "../../src/sql/engine.ts";
 import { MAX_COMPLEXITY, complexityCost, sqlShape, sqlTextProblem } from "../../src/sql/text-guard.ts";
 import { freezeClock } from "../support/freeze-clock.ts";

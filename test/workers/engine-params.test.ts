@@ -9,8 +9,8 @@
 
 import { beforeAll, describe, expect, test } from "vitest";
 import { paramFromHrana } from "../../src/hrana/values.ts";
-import { DEFAULT_LIMITS } from "../../src/http/limits.ts";
-import { parseJsonText, parseQueryRequest, readJsonBody } from "../../src/http/request.ts";
+import { DEFAULT_LIMITS } from "../../src/api/limits.ts";
+import { parseJsonText, parseQueryRequest, readJsonBody } from "../../src/api/query-request.ts";
 import { SqlEngine, type ExecLimits, type StatementInput } from "../../src/sql/engine.ts";
 import { vmStepBudget } from "../../src/sql/vm-budget.ts";
 import { buildStandardDb, TestPageSource } from "../support/sqlite-db.ts";

@@ -9,7 +9,7 @@ import { env, exports } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { type Client, type Config, LibsqlBatchError, LibsqlError, type TransactionMode, createClient } from "@libsql/client/web";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createApp } from "../../src/http/app.ts";
+import { createApp } from "../../src/app.ts";
 import { R2Store } from "../../src/replica/r2.ts";
 import type { FixtureManifest } from "../support/fixtures.ts";
 import { manifest, seedReplica } from "../support/seed.ts";

@@ -8,7 +8,7 @@ import { type Reply, expectError } from "../support/http.ts";
 import { env, exports } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createApp } from "../../src/http/app.ts";
+import { createApp } from "../../src/app.ts";
 import { R2Store } from "../../src/replica/r2.ts";
 import { seedReplica } from "../support/seed.ts";
 

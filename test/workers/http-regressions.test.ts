@@ -6,7 +6,7 @@
 import { env, exports } from "cloudflare:workers";
 import { createExecutionContext, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, test } from "vitest";
-import { createApp } from "../../src/http/app.ts";
+import { createApp } from "../../src/app.ts";
 import { FULL_LIST_EVERY } from "../../src/durable/follower.ts";
 import { decodeLtxFile } from "../../src/ltx/decoder.ts";
 import { R2Store } from "../../src/replica/r2.ts";

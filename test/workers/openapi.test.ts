@@ -5,7 +5,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
 import spec from "../../docs/openapi.json";
-import { createApp } from "../../src/http/app.ts";
+import { createApp } from "../../src/app.ts";
 import { MAX_PAGE } from "../../src/query/databases.ts";
 
 type Doc = typeof spec & Record<string, unknown>;

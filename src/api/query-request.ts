@@ -5,9 +5,9 @@
  * into statements, a read target and the request's limits. Every problem is
  * an error with a stable code; nothing reaches SQLite unchecked.
  */
-import { type BatchBody, BatchRequest as BatchSchema, type LimitsBody, type ParamBody, type QueryBody, QueryRequest as QuerySchema, type StatementBody } from "../api/requests.ts";
-import { timestampMs } from "../api/time.ts";
-import { validate } from "../api/validate.ts";
+import { type BatchBody, BatchRequest as BatchSchema, type LimitsBody, type ParamBody, type QueryBody, QueryRequest as QuerySchema, type StatementBody } from "./requests.ts";
+import { timestampMs } from "./time.ts";
+import { validate } from "./validate.ts";
 import { parseTxid } from "../ltx/txid.ts";
 import { sqlTextProblem } from "../sql/text-guard.ts";
 import { vmStepBudget } from "../sql/vm-budget.ts";
