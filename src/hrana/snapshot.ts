@@ -75,6 +75,8 @@ export class SnapshotRunner {
   pin: Pin | null;
   /** Where the kept results came from. */
   servedFrom: "live" | "time_travel" | null = null;
+  /** The last engine call that succeeded (its snapshot's freshness, for response metadata). */
+  last: QueryOutcome | null = null;
   readonly totals = { calls: 0, execMs: 0, indexMs: 0, storageRequests: 0, cacheOps: 0, vmSteps: 0, bytesFetched: 0, isolateHits: 0, cacheHits: 0, cacheMisses: 0 };
   private readonly minTxid: number | null;
   private rows = 0;
@@ -215,6 +217,7 @@ export class SnapshotRunner {
     t.cacheHits += o.stats.cacheHits;
     t.cacheMisses += o.stats.cacheMisses;
     if (kind === "live") noteLive(cfg.name, pinOf(o));
+    this.last = o;
     return o;
   }
 }
