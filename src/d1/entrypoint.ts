@@ -29,13 +29,13 @@ export class LtxEdge extends WorkerEntrypoint<ApiBindings> implements LtxEdgeRpc
    * shape `createD1` turns into D1 results. Never throws: failures come back
    * as `{ok: false, error: {code, message, statementIndex}}`.
    */
-  async query(db: string, statements: unknown, options: D1WireOptions = {}): Promise<D1WireReply> {
+  async query(db: string, statements: unknown, options?: D1WireOptions): Promise<D1WireReply> {
     try {
       if (typeof db !== "string") throw new ApiError("BAD_REQUEST", "the database name must be a string");
       const limits = limitsFor(this.env);
       const cfg = await requireDatabase(this.env, db);
       const ctx = { env: this.env, cfg, limits, waitUntil: (p: Promise<unknown>) => this.ctx.waitUntil(p) };
-      return await runD1(ctx, statements, typeof options === "object" && options !== null ? options : {});
+      return await runD1(ctx, statements, options);
     } catch (e) {
       const err = toApiError(e);
       return { ok: false, error: { code: err.code, message: err.message, statementIndex: null } };

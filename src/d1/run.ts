@@ -43,14 +43,15 @@ function param(v: unknown, where: string): SqlParam {
 }
 
 /** Checks what the binder sent: the RPC is trusted to be ours, but the values are the application's. */
-function statementsOf(raw: unknown, maxStatements: number, ctx: RunContext): D1WireStatement[] {
+function statementsOf(raw: unknown, ctx: RunContext): D1WireStatement[] {
   if (!Array.isArray(raw)) throw new ApiError("BAD_REQUEST", "statements must be an array");
   if (raw.length === 0) throw new ApiError("BAD_REQUEST", "no SQL statements to run");
-  if (raw.length > maxStatements) throw new ApiError("TOO_MANY_STATEMENTS", `batch has ${raw.length} statements; the limit is ${maxStatements}`);
+  const max = ctx.limits.maxStatements;
+  if (raw.length > max) throw new ApiError("TOO_MANY_STATEMENTS", `batch has ${raw.length} statements; the limit is ${max}`);
   return raw.map((s: unknown, i) => {
     const o = s as Partial<D1WireStatement> | null;
-    if (typeof o !== "object" || o === null || typeof o.sql !== "string" || !Array.isArray(o.params)) {
-      throw new CallError(new ApiError("BAD_REQUEST", `statements[${i}] must be {sql, params}`), i);
+    if (typeof o !== "object" || o === null || typeof o.sql !== "string" || !Array.isArray(o.params) || Object.keys(o).some((k) => k !== "sql" && k !== "params")) {
+      throw new CallError(new ApiError("BAD_REQUEST", `statements[${i}] must be {sql, params} and nothing else`), i);
     }
     if (o.params.length > ctx.limits.maxParams) {
       throw new CallError(new ApiError("TOO_MANY_PARAMS", `statement has ${o.params.length} parameters; the limit is ${ctx.limits.maxParams}`), i);
@@ -59,11 +60,29 @@ function statementsOf(raw: unknown, maxStatements: number, ctx: RunContext): D1W
   });
 }
 
+const OPTION_KEYS = new Set(["state", "minTxid", "newest", "maxWaitMs"]);
+
+/** The call's options, checked: unknown keys and wrong types are refused, naming the field. */
+function optionsOf(raw: unknown): D1WireOptions {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== "object" || Array.isArray(raw)) throw new ApiError("BAD_REQUEST", "options must be an object");
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!OPTION_KEYS.has(k)) throw new ApiError("BAD_REQUEST", `unknown option ${k}; allowed: ${[...OPTION_KEYS].join(", ")}`);
+  const optional = (k: string, ok: (v: unknown) => boolean, what: string): void => {
+    if (o[k] !== undefined && o[k] !== null && !ok(o[k])) throw new ApiError("BAD_REQUEST", `options.${k} must be ${what}`);
+  };
+  optional("state", (v) => typeof v === "string", "a string (the state of the previous reply)");
+  optional("minTxid", (v) => typeof v === "string", "a TXID string");
+  optional("newest", (v) => typeof v === "boolean", "a boolean");
+  optional("maxWaitMs", (v) => typeof v === "number" && Number.isFinite(v) && v >= 0, "a non-negative number of milliseconds");
+  return o as D1WireOptions;
+}
+
 /** The TXID this call must read at least: the session's bookmark, or the newest in storage. */
 async function minTxidOf(ctx: RunContext, options: D1WireOptions): Promise<number | null> {
   let min: number | null = null;
   if (options.minTxid !== undefined && options.minTxid !== null) {
-    min = typeof options.minTxid === "string" ? parseTxid(options.minTxid) : null;
+    min = parseTxid(options.minTxid);
     if (min === null) throw new ApiError("INVALID_TXID", `invalid bookmark ${JSON.stringify(options.minTxid)}: a bookmark is a TXID (16 hex digits, as getBookmark() returns it)`);
   }
   if (options.newest === true) min = Math.max(min ?? 0, await newestTxid(ctx.env, ctx.cfg.name));
@@ -117,10 +136,11 @@ function prepare(ctx: RunContext, state: StreamState, s: D1WireStatement, i: num
 }
 
 /** Runs one call; every failure is answered as data ({ok: false}), so codes survive the RPC boundary. */
-export async function runD1(ctx: RunContext, rawStatements: unknown, options: D1WireOptions): Promise<D1WireReply> {
+export async function runD1(ctx: RunContext, rawStatements: unknown, rawOptions: unknown): Promise<D1WireReply> {
   const startedAt = Date.now();
   try {
-    const statements = statementsOf(rawStatements, ctx.limits.maxStatements, ctx);
+    const options = optionsOf(rawOptions);
+    const statements = statementsOf(rawStatements, ctx);
     const initial: StreamState = options.state ? decodeBaton(options.state, ctx.cfg.name) : newStreamState(ctx.cfg.name);
     const state = cloneState(initial);
     // Transaction statements change only the state; the rest goes to the engine, all on one snapshot.
@@ -130,13 +150,14 @@ export async function runD1(ctx: RunContext, rawStatements: unknown, options: D1
       failed = prepare(ctx, state, s, i, engine);
       if (failed) break;
     }
-    const limits = options.maxWaitMs === undefined ? ctx.limits : { ...ctx.limits, maxWaitMs: Math.max(0, Math.min(ctx.limits.maxWaitMs, options.maxWaitMs)) };
-    const run: RunContext = { ...ctx, limits };
-    const minTxid = await minTxidOf(run, options);
-    const runner = new SnapshotRunner(run, initial.autocommit ? null : initial.pin, minTxid);
-    const outcomes = new Map<number, Outcome>();
     // Only statements before the first failing one matter: D1 fails a batch with its first failing statement.
     const needed = engine.filter((e) => failed === null || e.index < (failed.statementIndex ?? 0));
+    const outcomes = new Map<number, Outcome>();
+    const limits = typeof options.maxWaitMs !== "number" ? ctx.limits : { ...ctx.limits, maxWaitMs: Math.max(0, Math.min(ctx.limits.maxWaitMs, options.maxWaitMs)) };
+    const run: RunContext = { ...ctx, limits };
+    // Without a statement for the engine (BEGIN, COMMIT…) nothing is read: no bookmark wait, no poll.
+    const minTxid = needed.length > 0 ? await minTxidOf(run, options) : null;
+    const runner = new SnapshotRunner(run, initial.autocommit ? null : initial.pin, minTxid);
     if (needed.length > 0) {
       const got = await runner.runAll(needed.map((e) => e.input));
       needed.forEach((e, j) => outcomes.set(e.index, got[j] as Outcome));

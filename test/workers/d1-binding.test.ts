@@ -194,11 +194,24 @@ describe("misuse is explained", () => {
   test("an unknown database, a binding without entrypoint = \"LtxEdge\", bad options", async () => {
     const none = await d1Error(createD1(exports.LtxEdge, `${DB}-nope`).prepare("SELECT 1").all());
     expect(none.code).toBe("DB_NOT_FOUND");
+    // (vitest-pool-workers' wrapper of the default export also logs the refusal as an uncaught exception.)
     const wrong = await consumer.wrongBinding();
     expect(wrong?.message).toMatch(/^D1_ERROR: the call to ltx-edge's LtxEdge entrypoint failed \(bind it with entrypoint = "LtxEdge"\)/);
     expect(wrong?.code).toBe("BINDING_ERROR");
     expect(() => createD1(exports.LtxEdge, "")).toThrow(/databaseName/);
     expect(() => createD1(exports.LtxEdge, DB, { integers: "string" as "number" })).toThrow(/integers/);
+  });
+
+  test("the RPC refuses what it does not know, naming it", async () => {
+    const call = (statements: unknown, options?: unknown) => exports.LtxEdge.query(DB, statements as D1WireStatement[], options as D1WireOptions);
+    const stmt = [{ sql: "SELECT 1", params: [] }];
+    expect(await call(stmt, { minTxd: "15" })).toEqual({ ok: false, error: { code: "BAD_REQUEST", message: expect.stringMatching(/unknown option minTxd/), statementIndex: null } });
+    expect(await call(stmt, { maxWaitMs: "soon" })).toMatchObject({ ok: false, error: { code: "BAD_REQUEST", message: "options.maxWaitMs must be a non-negative number of milliseconds" } });
+    expect(await call(stmt, { minTxid: "yesterday" })).toMatchObject({ ok: false, error: { code: "INVALID_TXID" } });
+    expect(await call("SELECT 1")).toMatchObject({ ok: false, error: { code: "BAD_REQUEST", message: "statements must be an array" } });
+    expect(await call([{ sql: "SELECT 1", params: [], args: [] }])).toMatchObject({ ok: false, error: { code: "BAD_REQUEST", statementIndex: 0 } });
+    expect(await call([{ sql: "SELECT ?", params: [{}] }])).toMatchObject({ ok: false, error: { code: "SQL_BAD_PARAMS", statementIndex: 0 } });
+    expect(await call(stmt)).toMatchObject({ ok: true, results: [{ columns: ["1"], rows: [[1n]], rowsRead: 1 }], inTransaction: false });
   });
 
   test("the objects are D1Database, D1DatabaseSession and D1PreparedStatement of @cloudflare/workers-types", () => {
