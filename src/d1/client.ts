@@ -39,7 +39,7 @@ import type {
   D1SessionConstraint,
   LtxMeta,
 } from "./types.ts";
-import type { D1WireCell, D1WireError, D1WireMeta, D1WireOptions, D1WireParam, D1WireResult, D1WireStatement, LtxEdgeRpc } from "./wire.ts";
+import type { D1WireCell, D1WireError, D1WireOptions, D1WireParam, D1WireResult, D1WireStatement, LtxEdgeRpc } from "./wire.ts";
 
 export type * from "./types.ts";
 
@@ -59,7 +59,7 @@ export class D1Error extends Error {
   }
 }
 
-type Ok = Extract<Awaited<ReturnType<LtxEdgeRpc["query"]>>, { ok: true }>;
+type Ok = Extract<Awaited<ReturnType<LtxEdgeRpc["query"]>>, { success: true }>;
 
 interface SessionAnchor {
   /** The newest TXID read or given; later calls read at least this. */
@@ -93,9 +93,9 @@ class Connection {
       const why = e instanceof Error ? e.message : String(e);
       throw new D1Error("D1_ERROR", `the call to ltx-edge's LtxEdge entrypoint failed (bind it with entrypoint = "LtxEdge"): ${why}`, "BINDING_ERROR");
     }
-    if (!reply.ok) throw errorOf(reply.error);
+    if (!reply.success) throw errorOf(reply.error);
     this.state = reply.inTransaction ? reply.state : null;
-    const txid = reply.meta.txid;
+    const txid = reply.results[0]?.meta.txid ?? null;
     if (s && txid !== null && (s.bookmark === null || txid > s.bookmark)) s.bookmark = txid;
     return reply;
   }
@@ -128,38 +128,9 @@ function rowObject(columns: string[], row: D1WireCell[], integers: "number" | "b
   return o;
 }
 
-function metaOf(m: D1WireMeta, rowsRead: number): D1Meta & LtxMeta {
-  return {
-    served_by: "ltx-edge",
-    served_by_primary: false,
-    duration: m.durationMs,
-    timings: { sql_duration_ms: m.sqlMs },
-    changes: 0,
-    last_row_id: 0,
-    changed_db: false,
-    size_after: m.sizeBytes,
-    rows_read: rowsRead,
-    rows_written: 0,
-    total_attempts: Math.max(1, m.engineCalls),
-    txid: m.txid,
-    txid_hex: m.txid === null ? null : formatTxid(m.txid),
-    served_from: m.servedFrom,
-    position_time: m.positionTime === null ? null : new Date(m.positionTime).toISOString(),
-    replica_state: m.replicaState,
-    staleness_ms: m.stalenessMs,
-    index_ms: m.indexMs,
-    storage_requests: m.storageRequests,
-    cache_ops: m.cacheOps,
-    bytes_fetched: m.bytesFetched,
-    isolate_hits: m.isolateHits,
-    cache_hits: m.cacheHits,
-    cache_misses: m.cacheMisses,
-  };
-}
-
-function resultOf<T>(r: D1WireResult, meta: D1WireMeta, integers: "number" | "bigint"): D1Result<T> {
-  const results = r.rows.map((row) => rowObject(r.columns, row, integers) as T);
-  return { success: true, meta: metaOf(meta, r.rowsRead) as D1Meta & LtxMeta & Record<string, unknown>, results };
+function resultOf<T>(r: D1WireResult, integers: "number" | "bigint"): D1Result<T> {
+  const { columns, rows } = r.results;
+  return { success: true, meta: r.meta as D1Meta & LtxMeta & Record<string, unknown>, results: rows.map((row) => rowObject(columns, row, integers) as T) };
 }
 
 class PreparedStatement implements D1PreparedStatement {
@@ -173,18 +144,20 @@ class PreparedStatement implements D1PreparedStatement {
     return new PreparedStatement(this.conn, this.sql, values.map(toParam));
   }
 
-  private async one(): Promise<{ result: D1WireResult; meta: D1WireMeta }> {
+  private async one(): Promise<D1WireResult> {
     const reply = await this.conn.call([{ sql: this.sql, params: this.params }]);
-    return { result: reply.results[0] ?? { columns: [], rows: [], rowsRead: 0 }, meta: reply.meta };
+    const r = reply.results[0];
+    if (!r) throw new D1Error("D1_ERROR", "ltx-edge answered without a result", "INTERNAL");
+    return r;
   }
 
   first<T = unknown>(colName: string): Promise<T | null>;
   first<T = Record<string, unknown>>(): Promise<T | null>;
   async first<T>(colName?: string): Promise<T | null> {
-    const { result } = await this.one();
-    const row = result.rows[0];
+    const { columns, rows } = (await this.one()).results;
+    const row = rows[0];
     if (row === undefined) return null;
-    const o = rowObject(result.columns, row, this.conn.options.integers ?? "number");
+    const o = rowObject(columns, row, this.conn.options.integers ?? "number");
     if (colName === undefined) return o as T;
     if (!(colName in o)) throw new D1Error("D1_COLUMN_NOTFOUND", `Column not found (${colName})`, "COLUMN_NOT_FOUND");
     return o[colName] as T;
@@ -195,17 +168,16 @@ class PreparedStatement implements D1PreparedStatement {
   }
 
   async all<T = Record<string, unknown>>(): Promise<D1Result<T>> {
-    const { result, meta } = await this.one();
-    return resultOf<T>(result, meta, this.conn.options.integers ?? "number");
+    return resultOf<T>(await this.one(), this.conn.options.integers ?? "number");
   }
 
   raw<T = unknown[]>(options: { columnNames: true }): Promise<[string[], ...T[]]>;
   raw<T = unknown[]>(options?: { columnNames?: false }): Promise<T[]>;
   async raw<T>(options?: { columnNames?: boolean }): Promise<[string[], ...T[]] | T[]> {
-    const { result } = await this.one();
+    const { columns, rows } = (await this.one()).results;
     const integers = this.conn.options.integers ?? "number";
-    const rows = result.rows.map((row) => row.map((v) => toValue(v, integers)) as T);
-    return options?.columnNames ? [result.columns, ...rows] : rows;
+    const out = rows.map((row) => row.map((v) => toValue(v, integers)) as T);
+    return options?.columnNames ? [columns, ...out] : out;
   }
 }
 
@@ -217,7 +189,7 @@ async function batchOn<T>(conn: Connection, statements: D1PreparedStatement[]): 
     return { sql: s.sql, params: s.params };
   });
   const reply = await conn.call(wire);
-  return reply.results.map((r) => resultOf<T>(r, reply.meta, conn.options.integers ?? "number"));
+  return reply.results.map((r) => resultOf<T>(r, conn.options.integers ?? "number"));
 }
 
 class Session implements D1DatabaseSession {

@@ -27,7 +27,7 @@ export class LtxEdge extends WorkerEntrypoint<ApiBindings> implements LtxEdgeRpc
   /**
    * Runs `statements` on one snapshot of database `db` and answers in the
    * shape `createD1` turns into D1 results. Never throws: failures come back
-   * as `{ok: false, error: {code, message, statementIndex}}`.
+   * as `{success: false, error: {code, message, statementIndex}}`.
    */
   async query(db: string, statements: unknown, options?: D1WireOptions): Promise<D1WireReply> {
     try {
@@ -38,7 +38,7 @@ export class LtxEdge extends WorkerEntrypoint<ApiBindings> implements LtxEdgeRpc
       return await runD1(ctx, statements, options);
     } catch (e) {
       const err = toApiError(e);
-      return { ok: false, error: { code: err.code, message: err.message, statementIndex: null } };
+      return { success: false, error: { code: err.code, message: err.message, statementIndex: null } };
     }
   }
 }

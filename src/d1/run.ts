@@ -17,13 +17,12 @@ import { type Outcome, type RunContext, SnapshotRunner, statementError } from ".
 import { parseControl } from "../hrana/sql-text.ts";
 import { applyControl } from "../hrana/transaction.ts";
 import { ApiError } from "../http/errors.ts";
-import { parseTxid } from "../ltx/txid.ts";
+import { formatTxid, parseTxid } from "../ltx/txid.ts";
 import { sqlTextProblem } from "../sql/text-guard.ts";
 import type { SqlParam, StatementInput } from "../sql/types.ts";
 import { newestTxid } from "./newest.ts";
-import type { D1WireMeta, D1WireOptions, D1WireReply, D1WireResult, D1WireStatement } from "./wire.ts";
-
-const NO_ROWS: D1WireResult = { columns: [], rows: [], rowsRead: 0 };
+import type { D1Meta, LtxMeta } from "./types.ts";
+import type { D1WireOptions, D1WireReply, D1WireResult, D1WireStatement } from "./wire.ts";
 
 /** A failure that ends the call, with the statement it belongs to (null: the call as a whole). */
 class CallError extends Error {
@@ -89,28 +88,38 @@ async function minTxidOf(ctx: RunContext, options: D1WireOptions): Promise<numbe
   return min;
 }
 
-function metaOf(runner: SnapshotRunner, startedAt: number): D1WireMeta {
+/** D1's metadata of one statement, and ltx-edge's of the call (the snapshot and what it cost). */
+function metaOf(runner: SnapshotRunner, startedAt: number, rowsRead: number): D1Meta & LtxMeta {
   const o = runner.last;
   const t = runner.totals;
   const root = o?.snapshot.held.root ?? null;
-  const live = o?.snapshot.servedFrom === "live" && o.freshness.sinceLastPollMs !== null;
+  const txid = runner.pin?.txid ?? null;
+  const since = o?.snapshot.servedFrom === "live" ? o.freshness.sinceLastPollMs : null;
   return {
-    txid: runner.pin?.txid ?? null,
-    servedFrom: runner.servedFrom,
-    positionTime: root && root.timestamp > 0 ? root.timestamp : null,
-    replicaState: o?.snapshot.replicaState ?? null,
-    stalenessMs: o && live ? (o.freshness.sinceLastPollMs as number) + o.snapshot.isolateAgeMs : null,
-    sizeBytes: root ? root.commit * root.pageSize : 0,
-    durationMs: Date.now() - startedAt,
-    sqlMs: t.execMs,
-    indexMs: t.indexMs,
-    engineCalls: t.calls,
-    storageRequests: t.storageRequests,
-    cacheOps: t.cacheOps,
-    bytesFetched: t.bytesFetched,
-    isolateHits: t.isolateHits,
-    cacheHits: t.cacheHits,
-    cacheMisses: t.cacheMisses,
+    served_by: "ltx-edge",
+    served_by_primary: false,
+    duration: Date.now() - startedAt,
+    timings: { sql_duration_ms: t.execMs },
+    changes: 0,
+    last_row_id: 0,
+    changed_db: false,
+    size_after: root ? root.commit * root.pageSize : 0,
+    rows_read: rowsRead,
+    rows_written: 0,
+    total_attempts: Math.max(1, t.calls),
+    txid,
+    txid_hex: txid === null ? null : formatTxid(txid),
+    served_from: runner.servedFrom,
+    position_time: root && root.timestamp > 0 ? new Date(root.timestamp).toISOString() : null,
+    replica_state: o?.snapshot.replicaState ?? null,
+    staleness_ms: o && since !== null && since !== undefined ? since + o.snapshot.isolateAgeMs : null,
+    index_ms: t.indexMs,
+    storage_requests: t.storageRequests,
+    cache_ops: t.cacheOps,
+    bytes_fetched: t.bytesFetched,
+    isolate_hits: t.isolateHits,
+    cache_hits: t.cacheHits,
+    cache_misses: t.cacheMisses,
   };
 }
 
@@ -135,7 +144,7 @@ function prepare(ctx: RunContext, state: StreamState, s: D1WireStatement, i: num
   }
 }
 
-/** Runs one call; every failure is answered as data ({ok: false}), so codes survive the RPC boundary. */
+/** Runs one call; every failure is answered as data ({success: false}), so codes survive the RPC boundary. */
 export async function runD1(ctx: RunContext, rawStatements: unknown, rawOptions: unknown): Promise<D1WireReply> {
   const startedAt = Date.now();
   try {
@@ -171,13 +180,14 @@ export async function runD1(ctx: RunContext, rawStatements: unknown, rawOptions:
     state.pin = state.autocommit ? null : (initial.pin ?? runner.pin);
     state.floor = null;
     state.seq = initial.seq + 1;
-    const results = statements.map((_, i) => {
+    const results = statements.map((_, i): D1WireResult => {
       const o = outcomes.get(i);
-      return o?.ok ? { columns: o.result.columns, rows: o.result.rows, rowsRead: o.result.rowsRead } : NO_ROWS;
+      const r = o?.ok ? o.result : null;
+      return { success: true, meta: metaOf(runner, startedAt, r?.rowsRead ?? 0), results: { columns: r?.columns ?? [], rows: r?.rows ?? [] } };
     });
-    return { ok: true, results, meta: metaOf(runner, startedAt), state: encodeBaton(state), inTransaction: !state.autocommit };
+    return { success: true, results, state: encodeBaton(state), inTransaction: !state.autocommit };
   } catch (e) {
     const err = e instanceof CallError ? e : new CallError(statementError(e), null);
-    return { ok: false, error: { code: err.error.code, message: err.error.message, statementIndex: err.statementIndex } };
+    return { success: false, error: { code: err.error.code, message: err.error.message, statementIndex: err.statementIndex } };
   }
 }

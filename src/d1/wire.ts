@@ -6,6 +6,7 @@
  * clone, so INTEGER stays an exact bigint and BLOB a Uint8Array until the
  * client shapes them as D1 does. Types only: both sides import this file.
  */
+import type { D1Meta, LtxMeta } from "./types.ts";
 
 /** A bound parameter: D1's types plus bigint (an exact INTEGER). */
 export type D1WireParam = null | number | bigint | string | boolean | Uint8Array;
@@ -30,34 +31,15 @@ export interface D1WireOptions {
   maxWaitMs?: number;
 }
 
+/**
+ * One statement's result in D1's own interchange shape (what D1 answers its
+ * binding with `resultsFormat=ROWS_AND_COLUMNS`): rows as arrays next to the
+ * column names, and D1's metadata plus ltx-edge's.
+ */
 export interface D1WireResult {
-  columns: string[];
-  rows: D1WireCell[][];
-  rowsRead: number;
-}
-
-/** Metadata of one call (all its statements read one snapshot). */
-export interface D1WireMeta {
-  /** The TXID read, or null when no statement needed the database (only BEGIN/COMMIT…). */
-  txid: number | null;
-  servedFrom: "live" | "time_travel" | null;
-  /** When the snapshot's newest LTX file was written (ms since the epoch), if known. */
-  positionTime: number | null;
-  replicaState: string | null;
-  /** ms since the Durable Object last confirmed the live position (null for time travel or before a poll). */
-  stalenessMs: number | null;
-  /** Database size at that TXID, bytes. */
-  sizeBytes: number;
-  durationMs: number;
-  sqlMs: number;
-  indexMs: number;
-  engineCalls: number;
-  storageRequests: number;
-  cacheOps: number;
-  bytesFetched: number;
-  isolateHits: number;
-  cacheHits: number;
-  cacheMisses: number;
+  success: true;
+  meta: D1Meta & LtxMeta;
+  results: { columns: string[]; rows: D1WireCell[][] };
 }
 
 export interface D1WireError {
@@ -70,15 +52,14 @@ export interface D1WireError {
 
 export type D1WireReply =
   | {
-      ok: true;
-      /** One per statement; transaction statements have no columns and no rows. */
+      success: true;
+      /** One per statement, all read at one TXID; transaction statements have no columns and no rows. */
       results: D1WireResult[];
-      meta: D1WireMeta;
       /** Pass back as `options.state` while `inTransaction`. */
       state: string;
       inTransaction: boolean;
     }
-  | { ok: false; error: D1WireError };
+  | { success: false; error: D1WireError };
 
 /** The RPC surface of the `LtxEdge` entrypoint as a consumer sees it. */
 export interface LtxEdgeRpc {

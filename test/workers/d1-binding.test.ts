@@ -205,13 +205,18 @@ describe("misuse is explained", () => {
   test("the RPC refuses what it does not know, naming it", async () => {
     const call = (statements: unknown, options?: unknown) => exports.LtxEdge.query(DB, statements as D1WireStatement[], options as D1WireOptions);
     const stmt = [{ sql: "SELECT 1", params: [] }];
-    expect(await call(stmt, { minTxd: "15" })).toEqual({ ok: false, error: { code: "BAD_REQUEST", message: expect.stringMatching(/unknown option minTxd/), statementIndex: null } });
-    expect(await call(stmt, { maxWaitMs: "soon" })).toMatchObject({ ok: false, error: { code: "BAD_REQUEST", message: "options.maxWaitMs must be a non-negative number of milliseconds" } });
-    expect(await call(stmt, { minTxid: "yesterday" })).toMatchObject({ ok: false, error: { code: "INVALID_TXID" } });
-    expect(await call("SELECT 1")).toMatchObject({ ok: false, error: { code: "BAD_REQUEST", message: "statements must be an array" } });
-    expect(await call([{ sql: "SELECT 1", params: [], args: [] }])).toMatchObject({ ok: false, error: { code: "BAD_REQUEST", statementIndex: 0 } });
-    expect(await call([{ sql: "SELECT ?", params: [{}] }])).toMatchObject({ ok: false, error: { code: "SQL_BAD_PARAMS", statementIndex: 0 } });
-    expect(await call(stmt)).toMatchObject({ ok: true, results: [{ columns: ["1"], rows: [[1n]], rowsRead: 1 }], inTransaction: false });
+    expect(await call(stmt, { minTxd: "15" })).toEqual({ success: false, error: { code: "BAD_REQUEST", message: expect.stringMatching(/unknown option minTxd/), statementIndex: null } });
+    expect(await call(stmt, { maxWaitMs: "soon" })).toMatchObject({ success: false, error: { code: "BAD_REQUEST", message: "options.maxWaitMs must be a non-negative number of milliseconds" } });
+    expect(await call(stmt, { minTxid: "yesterday" })).toMatchObject({ success: false, error: { code: "INVALID_TXID" } });
+    expect(await call("SELECT 1")).toMatchObject({ success: false, error: { code: "BAD_REQUEST", message: "statements must be an array" } });
+    expect(await call([{ sql: "SELECT 1", params: [], args: [] }])).toMatchObject({ success: false, error: { code: "BAD_REQUEST", statementIndex: 0 } });
+    expect(await call([{ sql: "SELECT ?", params: [{}] }])).toMatchObject({ success: false, error: { code: "SQL_BAD_PARAMS", statementIndex: 0 } });
+    // D1's own interchange shape: rows next to their column names, D1's meta plus ltx-edge's.
+    expect(await call(stmt)).toMatchObject({
+      success: true,
+      results: [{ success: true, results: { columns: ["1"], rows: [[1n]] }, meta: { rows_read: 1, changes: 0, txid: small.final_txid_int } }],
+      inTransaction: false,
+    });
   });
 
   test("the objects are D1Database, D1DatabaseSession and D1PreparedStatement of @cloudflare/workers-types", () => {
