@@ -1,5 +1,44 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { buildSync } from "esbuild";
 import { defineConfig } from "vitest/config";
+
+/**
+ * The test Worker's name inside vitest-pool-workers (`vitest-pool-workers-runner-<project>`):
+ * the auxiliary consumer Worker binds its `LtxEdge` entrypoint by this name, as a deployed
+ * consumer binds `service = "ltx-edge"`.
+ */
+const RUNNER_WORKER = "vitest-pool-workers-runner-workers";
+
+/**
+ * A second Worker for the D1 binding tests (test/workers/d1-*.test.ts): test/workers/d1-consumer,
+ * bundled with its npm dependencies (drizzle-orm, kysely, kysely-d1) the way wrangler would, and
+ * bound to the test Worker with `entrypoint = "LtxEdge"`. Auxiliary Workers are not built by
+ * vitest, hence esbuild here.
+ */
+function d1Consumer() {
+  const out = buildSync({
+    entryPoints: ["test/workers/d1-consumer/worker.ts"],
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "browser",
+    conditions: ["workerd", "worker", "browser"],
+    external: ["cloudflare:*"],
+    target: "es2022",
+    logLevel: "error",
+  });
+  const code = out.outputFiles[0]?.text;
+  if (code === undefined) throw new Error("bundling test/workers/d1-consumer produced nothing");
+  return {
+    name: "d1-consumer",
+    modules: [{ type: "ESModule" as const, path: "worker.mjs", contents: code }],
+    compatibilityDate: "2026-04-20",
+    serviceBindings: {
+      LTX: { name: RUNNER_WORKER, entrypoint: "LtxEdge" },
+      LTX_DEFAULT: { name: RUNNER_WORKER },
+    },
+  };
+}
 
 export default defineConfig({
   test: {
@@ -36,6 +75,8 @@ export default defineConfig({
             return {
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
+                workers: [d1Consumer()],
+                serviceBindings: { D1_CONSUMER: "d1-consumer" },
                 bindings: {
                   // Polls only when a test runs the alarm, so storage counts are deterministic.
                   DATABASES: {

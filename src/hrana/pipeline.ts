@@ -11,18 +11,19 @@
  * have no side effects, so running a batch step whose condition later turns
  * out false costs only time; batch conditions, `is_autocommit` and the
  * transaction statements are evaluated in order, exactly as the client wrote
- * them. Transaction control never reaches SQLite: a read transaction is the
- * stream's pinned snapshot.
+ * them. Transaction control never reaches SQLite: a transaction (of any
+ * BEGIN mode) is the stream's pinned snapshot (see transaction.ts).
  */
 import { ApiError, toApiError } from "../api/errors.ts";
 import type { Limits } from "../api/limits.ts";
 import type { SqlParam, StatementInput } from "../sql/types.ts";
 import type { SqlError } from "../sql/errors.ts";
 import { sqlTextProblem } from "../sql/text-guard.ts";
-import { MAX_STORED_SQL, MAX_STORED_SQL_CHARS, type Pin, type StreamState, cloneState, decodeBaton, encodeBaton, newStreamState } from "./baton.ts";
+import { MAX_STORED_SQL, MAX_STORED_SQL_CHARS, type Pin, type StreamState, cloneState, decodeBaton, encodeBaton, newStreamState } from "../session/baton.ts";
 import { type BatchCond, type StmtReq, type StreamRequest, maxReplicationIndex, parsePipeline } from "./protocol.ts";
-import { type Outcome, type RunContext, SnapshotRunner, statementError } from "./snapshot.ts";
-import { type Control, firstKeyword, parameterNames, parseControl, splitStatements } from "./sql-text.ts";
+import { type Outcome, type RunContext, SnapshotRunner, statementError } from "../session/snapshot.ts";
+import { type Control, firstKeyword, parameterNames, parseControl, splitStatements } from "../session/sql-text.ts";
+import { applyControl } from "../session/transaction.ts";
 import { EMPTY_RESULT, paramFromHrana, stmtResultJson } from "./values.ts";
 
 /** A statement outcome during simulation: "pending" has not run yet and is assumed to succeed. */
@@ -228,52 +229,10 @@ class Simulation {
     return "pending";
   }
 
-  /** SQLite's transaction rules, on a stream whose every read is the same snapshot. */
+  /** Transaction control: the stream's state changes, the engine is not involved. */
   private control(c: Control): Outcome {
-    const s = this.state;
-    const end = (): Outcome => {
-      s.autocommit = true;
-      s.savepoints = [];
-      s.savepointTxn = false;
-      return CONTROL_OK;
-    };
-    const find = (name: string): number => s.savepoints.map((x) => x.toLowerCase()).lastIndexOf(name.toLowerCase());
-    switch (c.kind) {
-      case "begin":
-        if (c.mode !== "deferred") {
-          return fail(
-            "SQL_READONLY",
-            `ltx-edge serves a read-only replica: BEGIN ${c.mode.toUpperCase()} asks for a write transaction; use a read transaction (client.transaction("read"), BEGIN or BEGIN DEFERRED)`,
-          );
-        }
-        if (!s.autocommit) return fail("SQL_ERROR", "cannot start a transaction within a transaction");
-        s.autocommit = false;
-        s.savepointTxn = false;
-        return CONTROL_OK;
-      case "commit":
-        return s.autocommit ? fail("SQL_ERROR", "cannot commit - no transaction is active") : end();
-      case "rollback":
-        return s.autocommit ? fail("SQL_ERROR", "cannot rollback - no transaction is active") : end();
-      case "savepoint":
-        if (s.autocommit) {
-          s.autocommit = false;
-          s.savepointTxn = true;
-        }
-        s.savepoints.push(c.name);
-        return CONTROL_OK;
-      case "release": {
-        const at = find(c.name);
-        if (at < 0) return fail("SQL_ERROR", `no such savepoint: ${c.name}`);
-        s.savepoints = s.savepoints.slice(0, at);
-        return at === 0 && s.savepointTxn ? end() : CONTROL_OK;
-      }
-      case "rollback_to": {
-        const at = find(c.name);
-        if (at < 0) return fail("SQL_ERROR", `no such savepoint: ${c.name}`);
-        s.savepoints = s.savepoints.slice(0, at + 1);
-        return CONTROL_OK;
-      }
-    }
+    const err = applyControl(this.state, c);
+    return err ? { ok: false, error: err } : CONTROL_OK;
   }
 
   private cond(c: BatchCond, steps: (Step | null)[]): boolean {

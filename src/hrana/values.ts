@@ -103,18 +103,3 @@ export function stmtResultJson(r: StatementResult, wantRows: boolean, x: ResultE
 /** A result with no columns and no rows (transaction control answered by the stream itself). */
 export const EMPTY_RESULT: StatementResult = { columns: [], columnTypes: [], rows: [], rowsRead: 0 };
 
-/** Rough size of a result in bytes, as the engine estimates it for the response-size limit. */
-export function approxResultBytes(r: StatementResult): number {
-  let n = 16;
-  for (const c of r.columns) n += c.length + 3;
-  for (const row of r.rows) {
-    n += 3;
-    for (const v of row) {
-      if (v === null) n += 5;
-      else if (typeof v === "string") n += v.length + 3;
-      else if (v instanceof Uint8Array) n += Math.ceil(v.length / 3) * 4 + 14;
-      else n += 21;
-    }
-  }
-  return n;
-}

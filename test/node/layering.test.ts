@@ -11,7 +11,7 @@ import { expect, test } from "vitest";
 
 const SRC = resolve(import.meta.dirname, "../../src");
 const TRANSPORTS = ["http", "hrana", "console", "d1", "cli"];
-const BELOW = ["api", "query", "sql", "vfs", "pages", "page-index", "ltx", "plan", "replica", "restore", "durable", "config", "sync", "observe"];
+const BELOW = ["api", "session", "query", "sql", "vfs", "pages", "page-index", "ltx", "plan", "replica", "restore", "durable", "config", "sync", "observe"];
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {

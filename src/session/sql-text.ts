@@ -59,7 +59,33 @@ export type Control =
   | { kind: "rollback" }
   | { kind: "savepoint"; name: string }
   | { kind: "release"; name: string }
-  | { kind: "rollback_to"; name: string };
+  | { kind: "rollback_to"; name: string }
+  /** Setting a pragma that only governs writes (foreign key enforcement): nothing to do on a replica. */
+  | { kind: "write_pragma"; name: string };
+
+/** Pragmas that only change how writes are checked; setting them on a read-only replica changes nothing. */
+const WRITE_ONLY_PRAGMAS = new Set(["FOREIGN_KEYS", "DEFER_FOREIGN_KEYS"]);
+/** The values SQLite accepts for a boolean pragma. */
+const BOOLEAN_WORDS = new Set(["ON", "OFF", "TRUE", "FALSE", "YES", "NO", "0", "1"]);
+
+/**
+ * `PRAGMA [main.]foreign_keys = ON` (or `(ON)`, quoted, 0/1…): a setting that
+ * matters only to writes. libSQL clients send it around every `migrate()`
+ * batch without looking at its result, so refusing it would leave an
+ * unhandled rejection in the client.
+ */
+function writePragma(stmt: string, toks: Token[]): Control | null {
+  const text = (t: Token | undefined): string => (t ? stmt.slice(t.start, t.end) : "");
+  let i = 1;
+  if (upperWord(stmt, toks[1]) === "MAIN" && text(toks[2]) === ".") i = 3;
+  const name = upperWord(stmt, toks[i]);
+  if (name === null || !WRITE_ONLY_PRAGMAS.has(name)) return null;
+  const rest = toks.slice(i + 1).map(text);
+  const value = rest[0] === "=" && rest.length === 2 ? rest[1] : rest[0] === "(" && rest[2] === ")" && rest.length === 3 ? rest[1] : null;
+  if (value === null || value === undefined) return null;
+  const bare = /^(['"]).*\1$/.test(value) ? value.slice(1, -1) : value;
+  return BOOLEAN_WORDS.has(bare.toUpperCase()) ? { kind: "write_pragma", name: name.toLowerCase() } : null;
+}
 
 function nameOf(sql: string, t: Token | undefined): string | null {
   if (!t) return null;
@@ -78,7 +104,10 @@ function nameOf(sql: string, t: Token | undefined): string | null {
  * Recognises one statement of transaction control, or returns null for
  * anything else (which then goes to the engine, whose authorizer refuses
  * transaction statements it does not know). `BEGIN … READONLY` is libSQL's
- * spelling of a read transaction (`client.transaction("read")`).
+ * spelling of a read transaction (`client.transaction("read")`); `BEGIN
+ * IMMEDIATE`/`EXCLUSIVE` (a write transaction) are recognised too: on a
+ * replica they open the same read snapshot, and the first statement that
+ * would write fails.
  */
 export function parseControl(stmt: string): Control | null {
   const toks = tokenize(stmt).filter((t) => t.kind !== "comment" && t.kind !== "semi");
@@ -112,6 +141,8 @@ export function parseControl(stmt: string): Control | null {
       const name = nameOf(stmt, toks[i]);
       return name !== null && i + 1 === toks.length ? { kind: "rollback_to", name } : null;
     }
+    case "PRAGMA":
+      return writePragma(stmt, toks);
     case "SAVEPOINT": {
       const name = nameOf(stmt, toks[1]);
       return name !== null && toks.length === 2 ? { kind: "savepoint", name } : null;

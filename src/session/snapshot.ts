@@ -24,7 +24,6 @@ import { SqlError } from "../sql/errors.ts";
 import { vmStepBudget } from "../sql/vm-budget.ts";
 import type { StatementInput, StatementResult } from "../sql/types.ts";
 import type { Pin } from "./baton.ts";
-import { approxResultBytes } from "./values.ts";
 
 export type Outcome = { ok: true; result: StatementResult; durationMs: number } | { ok: false; error: ApiError };
 
@@ -75,6 +74,8 @@ export class SnapshotRunner {
   pin: Pin | null;
   /** Where the kept results came from. */
   servedFrom: "live" | "time_travel" | null = null;
+  /** The last engine call that succeeded (its snapshot's freshness, for response metadata). */
+  last: QueryOutcome | null = null;
   readonly totals = { calls: 0, execMs: 0, indexMs: 0, storageRequests: 0, cacheOps: 0, vmSteps: 0, bytesFetched: 0, isolateHits: 0, cacheHits: 0, cacheMisses: 0 };
   private readonly minTxid: number | null;
   private rows = 0;
@@ -215,6 +216,23 @@ export class SnapshotRunner {
     t.cacheHits += o.stats.cacheHits;
     t.cacheMisses += o.stats.cacheMisses;
     if (kind === "live") noteLive(cfg.name, pinOf(o));
+    this.last = o;
     return o;
   }
+}
+
+/** Rough size of a result in bytes, as the engine estimates it for the response-size limit. */
+export function approxResultBytes(r: StatementResult): number {
+  let n = 16;
+  for (const c of r.columns) n += c.length + 3;
+  for (const row of r.rows) {
+    n += 3;
+    for (const v of row) {
+      if (v === null) n += 5;
+      else if (typeof v === "string") n += v.length + 3;
+      else if (v instanceof Uint8Array) n += Math.ceil(v.length / 3) * 4 + 14;
+      else n += 21;
+    }
+  }
+  return n;
 }
