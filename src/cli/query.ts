@@ -12,6 +12,7 @@
  */
 import { formatTxid } from "../ltx/txid.ts";
 import { ApiError } from "../api/errors.ts";
+import { SqlError } from "../sql/errors.ts";
 import { rowsJson, valueJson, withRawFields } from "../api/json.ts";
 import { DEFAULT_LIMITS } from "../api/limits.ts";
 import { parseQueryRequest } from "../api/query-request.ts";
@@ -133,7 +134,8 @@ export function statementFrom(sql: string, paramsJson: string | undefined): Stat
     const req = parseQueryRequest({ sql, ...(params !== undefined ? { params } : {}) }, "query", DEFAULT_LIMITS);
     return req.statements[0] as StatementInput;
   } catch (e) {
-    if (e instanceof ApiError) throw badArgs(`${e.code}: ${e.message.replace(/^body\.params/, "--params").replace(/^body\./, "")}`);
+    // A request the API would refuse (ApiError), or SQL text the guard refuses (SqlError): the user's arguments.
+    if (e instanceof ApiError || e instanceof SqlError) throw badArgs(`${e.code}: ${e.message.replace(/^body\.params/, "--params").replace(/^body\./, "")}`);
     throw e;
   }
 }

@@ -3,7 +3,8 @@
  * folder (npm's cache first, the registry only for what it lacks). The bin
  * starts from compiled JavaScript — the tarball holds no TypeScript source —
  * and runs `--help`, a Litestream-style `restore -o … -txid …` and `query`;
- * the package's types compile in a strict consumer. The time of `--help` is
+ * `ltx-edge/d1` loads in plain Node; the package's types (the CLI API and
+ * the D1 client) compile in a strict consumer. The time of `--help` is
  * measured and reported as an annotation, never asserted.
  */
 import { execFile } from "node:child_process";
@@ -61,7 +62,7 @@ afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 describe("the packed tarball", () => {
   test("holds the bin, compiled JavaScript and declarations, and no TypeScript source", () => {
     const paths = packed.files.map((f) => f.path);
-    expect(paths).toEqual(expect.arrayContaining(["package.json", "bin/ltx-edge.mjs", "dist/cli/main.js", "dist/cli/api.js", "dist/cli/api.d.ts"]));
+    expect(paths).toEqual(expect.arrayContaining(["package.json", "bin/ltx-edge.mjs", "dist/cli/main.js", "dist/cli/api.js", "dist/cli/api.d.ts", "dist/d1/client.js", "dist/d1/client.d.ts"]));
     expect(paths.filter((p) => /\.[cm]?ts$/.test(p) && !p.endsWith(".d.ts"))).toEqual([]);
     expect(paths.filter((p) => !/^(bin|dist)\//.test(p) && !/^(package\.json|README\.md|LICENSE)$/i.test(p))).toEqual([]);
     // What npm installed is what was packed: no TypeScript to compile at run time.
@@ -105,6 +106,28 @@ describe("the packed tarball", () => {
     const out = JSON.parse(r.stdout) as { columns: string[]; rows: unknown[][] };
     expect(out.columns).toEqual(q.columns);
     expect(out.rows).toEqual(q.rows);
+  });
+
+  test("ltx-edge/d1 loads from the install in plain Node (no Workers imports) and its types compile", async () => {
+    writeFileSync(join(APP, "d1.mjs"), `import { createD1, D1Error } from "ltx-edge/d1";\nconsole.log(typeof createD1, typeof D1Error);\n`);
+    const r = await exec(process.execPath, [join(APP, "d1.mjs")], APP);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe("function function");
+    writeFileSync(
+      join(APP, "check-d1.ts"),
+      `import { createD1, type LtxEdgeBinding } from "ltx-edge/d1";
+declare const binding: LtxEdgeBinding;
+const db = createD1(binding, "app");
+const rows: Promise<{ results: { id: number }[] }> = db.prepare("SELECT id FROM users WHERE id = ?").bind(1).all<{ id: number }>();
+void rows;
+`,
+    );
+    writeFileSync(
+      join(APP, "tsconfig.d1.json"),
+      JSON.stringify({ compilerOptions: { strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", noEmit: true, skipLibCheck: false, types: [] }, files: ["check-d1.ts"] }),
+    );
+    const t = await exec(process.execPath, [join(REPO, "node_modules", "typescript", "bin", "tsc"), "-p", join(APP, "tsconfig.d1.json")], APP);
+    expect(t.code, t.stdout + t.stderr).toBe(0);
   });
 
   test("the package's types compile in a strict consumer", async () => {

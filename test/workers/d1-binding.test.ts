@@ -156,8 +156,8 @@ describe("one RPC per call, one snapshot per batch", () => {
   test("a batch fails with its first failing statement, as D1's does", async () => {
     const d1 = createD1(exports.LtxEdge, DB);
     const e = await d1Error(d1.batch([d1.prepare(SQL.count), d1.prepare("SELECT nope FROM users"), d1.prepare("DELETE FROM users")]));
-    expect(e.message).toMatch(/^D1_ERROR: .*no such column: nope.*: SQL_SYNTAX$/);
-    expect(e.code).toBe("SQL_SYNTAX");
+    expect(e.message).toMatch(/^D1_ERROR: .*no such column: nope.*: SQL_ERROR$/);
+    expect(e.code).toBe("SQL_ERROR");
     expect(e.statementIndex).toBe(1);
   });
 });
