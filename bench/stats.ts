@@ -1,0 +1,72 @@
+/**
+ * Summaries of repeated timings, shared by the Node and workerd benchmarks
+ * (plain TypeScript, no runtime APIs). Every figure carries its sample count:
+ * a p95 of five runs is their maximum, and the tables say so.
+ */
+
+/** Median and 95th percentile of a set of samples (ms), with their count. */
+export interface Summary {
+  n: number;
+  median: number;
+  p95: number;
+  min: number;
+  max: number;
+}
+
+/** The nearest-rank percentile `p` (0..1] of sorted samples. */
+function rank(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number;
+}
+
+/** Summarises samples; an empty set gives NaN figures (reported as "—"). */
+export function summarize(samples: readonly number[]): Summary {
+  const s = [...samples].sort((a, b) => a - b);
+  if (s.length === 0) return { n: 0, median: Number.NaN, p95: Number.NaN, min: Number.NaN, max: Number.NaN };
+  // The median of an even count is the mean of the middle two.
+  const mid = s.length % 2 === 1 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+  return { n: s.length, median: mid, p95: rank(s, 0.95), min: s[0] as number, max: s[s.length - 1] as number };
+}
+
+/** "12.3 / 15.0" (median / p95, ms), or "—". */
+export function fmtSummary(x: Summary | undefined, digits = 1): string {
+  if (!x || x.n === 0) return "—";
+  return `${x.median.toFixed(digits)} / ${x.p95.toFixed(digits)}`;
+}
+
+/** "2.4×", or "—" when either side is missing. */
+export function ratio(a: number | undefined, b: number | undefined): string {
+  if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b <= 0) return "—";
+  return `${(a / b).toFixed(a / b >= 10 ? 0 : 1)}×`;
+}
+
+/** One run that measured itself (so background work after it stays out of its time). */
+export interface TimedRun {
+  ms: number;
+}
+
+/**
+ * `n` samples of `run`, after `warmup` untimed runs (at least one). workerd's
+ * clock moves in whole milliseconds, so a sample of a fast query is the mean
+ * of a batch of runs long enough (≥ `minSampleMs`) for that not to matter;
+ * the batch size comes from the last warm-up run.
+ */
+export async function sampleRuns<T extends TimedRun>(n: number, warmup: number, run: () => Promise<T>, minSampleMs = 20): Promise<{ samples: number[]; runs: T[]; batch: number }> {
+  let last: T | null = null;
+  for (let i = 0; i < Math.max(1, warmup); i++) last = await run();
+  const once = Math.max(0.25, last?.ms ?? 0);
+  const batch = once >= minSampleMs ? 1 : Math.min(64, Math.ceil(minSampleMs / once));
+  const samples: number[] = [];
+  const runs: T[] = [];
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let b = 0; b < batch; b++) {
+      const r = await run();
+      sum += r.ms;
+      if (b === 0) runs.push(r);
+    }
+    samples.push(sum / batch);
+  }
+  return { samples, runs, batch };
+}
+
+export const held = (ok: boolean): string => (ok ? "**held**" : "**NOT held**");
