@@ -6,7 +6,7 @@
  * isolate memory, replication lag and a soak with a changing replica.
  * Returns the RESULTS.md lines; reports only, never fails on a time.
  *
- * Sizes (env): LTX_EDGE_BENCH_SOAK_S (soak seconds, default 150),
+ * Sizes (env): LTX_EDGE_BENCH_SOAK_S (soak seconds, default 180),
  * LTX_EDGE_BENCH_SOAK_CLIENTS (default 4); LTX_EDGE_BENCH_SMOKE=1 shrinks
  * every repetition count to check the harness.
  */
@@ -65,7 +65,7 @@ export async function benchIssue9(medium: string, restored: { path: string; txid
       restored.txid,
       {
         lagSamples: smoke ? 3 : 8,
-        soak: { seconds: smoke ? 30 : envInt("LTX_EDGE_BENCH_SOAK_S", 150), clients: envInt("LTX_EDGE_BENCH_SOAK_CLIENTS", 4), writeEveryMs: 500, compactEvery: 10, retentionMs: 60_000, sampleEveryMs: 5_000 },
+        soak: { seconds: smoke ? 30 : envInt("LTX_EDGE_BENCH_SOAK_S", 180), clients: envInt("LTX_EDGE_BENCH_SOAK_CLIENTS", 4), writeEveryMs: 500, compactEvery: 10, retentionMs: 60_000, sampleEveryMs: 5_000 },
       },
       log,
     );

@@ -14,7 +14,8 @@ import syncFactory from "@journeyapps/wa-sqlite/dist/wa-sqlite.mjs";
 import syncWasm from "@journeyapps/wa-sqlite/dist/wa-sqlite.wasm";
 import { FacadeVFS } from "@journeyapps/wa-sqlite/src/FacadeVFS.js";
 import * as VFS from "@journeyapps/wa-sqlite/src/VFS.js";
-import { instantiateSqlite } from "../src/vfs/sqlite-module.ts";
+import { readColumn } from "../src/sql/values.ts";
+import { instantiateSqlite, type SqliteWasmModule } from "../src/vfs/sqlite-module.ts";
 
 export type MemoryBuild = "sync" | "jspi" | "asyncify";
 
@@ -80,14 +81,14 @@ async function loadSync(): Promise<object> {
 export class MemoryDb {
   readonly build: MemoryBuild;
   readonly #sqlite3: SQLiteAPI;
+  readonly #module: SqliteWasmModule;
   readonly #db: number;
-  readonly #heap: () => number;
 
-  private constructor(build: MemoryBuild, sqlite3: SQLiteAPI, db: number, heap: () => number) {
+  private constructor(build: MemoryBuild, sqlite3: SQLiteAPI, module: SqliteWasmModule, db: number) {
     this.build = build;
     this.#sqlite3 = sqlite3;
+    this.#module = module;
     this.#db = db;
-    this.#heap = heap;
   }
 
   /** Opens `bytes` (a database file; copied and patched to rollback mode) read-only on `build`. */
@@ -95,10 +96,10 @@ export class MemoryDb {
     const copy = bytes.slice();
     copy[18] = 1;
     copy[19] = 1;
-    let module: object;
+    let module: SqliteWasmModule;
     let sqlite3: SQLiteAPI;
     if (build === "sync") {
-      module = await loadSync();
+      module = (await loadSync()) as SqliteWasmModule;
       sqlite3 = SQLite.Factory(module);
     } else {
       const inst = await instantiateSqlite(build);
@@ -110,21 +111,31 @@ export class MemoryDb {
     const db = await sqlite3.open_v2("bench.db", SQLite.SQLITE_OPEN_READONLY, vfs.name);
     // As the engine does: sorts and temp b-trees in memory (the VFS has no temp files).
     await sqlite3.exec(db, "PRAGMA temp_store = MEMORY");
-    // HEAPU8 is replaced when wasm memory grows: read it each time.
-    return new MemoryDb(build, sqlite3, db, () => (module as { HEAPU8: Uint8Array }).HEAPU8.byteLength);
+    return new MemoryDb(build, sqlite3, module, db);
   }
 
-  /** Runs one statement (prepared, stepped and finalized each time, as the engine does). */
+  /**
+   * Runs one statement: prepared, stepped and finalized each time, its values
+   * read with the engine's own column reader (src/sql/values.ts), so the
+   * comparison with the engine leaves out only the page path and its guards.
+   */
   async query(sql: string): Promise<unknown[][]> {
+    const sqlite3 = this.#sqlite3;
     const rows: unknown[][] = [];
-    await this.#sqlite3.exec(this.#db, sql, (row) => {
-      rows.push(row);
-    });
+    const none = () => undefined;
+    for await (const stmt of sqlite3.statements(this.#db, sql)) {
+      const n = sqlite3.column_count(stmt);
+      while ((await sqlite3.step(stmt)) === SQLite.SQLITE_ROW) {
+        const row = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) row[i] = readColumn(sqlite3, this.#module, stmt, i, none);
+        rows.push(row);
+      }
+    }
     return rows;
   }
 
-  /** wasm memory of this instance, bytes. */
+  /** wasm memory of this instance, bytes (HEAPU8 is replaced when memory grows: read it each time). */
   get memoryBytes(): number {
-    return this.#heap();
+    return this.#module.HEAPU8.byteLength;
   }
 }

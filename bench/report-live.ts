@@ -3,6 +3,7 @@
  * a full scan and with queued queries, replication lag, and the soak (wrong
  * answers, errors, memory over time). Pure formatting.
  */
+import { DEFAULT_LIMITS } from "../src/http/limits.ts";
 import type { LiveResult } from "./live.ts";
 import type { MemoryStep } from "./queries.ts";
 import type { SoakResult } from "./soak.ts";
@@ -74,6 +75,22 @@ function flatness(s: SoakResult, value: (m: Sample) => number): { slopeMibPerMin
   return { slopeMibPerMin: (slope * 60) / MiB, spread: Math.max(...vs) - Math.min(...vs), mean: mv, window, flat: Math.abs(slope * window) <= 0.05 * mv };
 }
 
+/** The largest value of each isolate figure over the soak, against the cap LIMITS sets for it. */
+function withinCaps(s: SoakResult): { ok: boolean; text: string } {
+  const max = (f: (m: Sample) => number) => Math.max(0, ...s.memory.map(f));
+  const L = DEFAULT_LIMITS;
+  const rows: [string, number, number][] = [
+    ["engine wasm", max((m) => m.health.engineMemoryBytes ?? 0), L.engineResetBytes],
+    // Segments get isolate_cache_bytes, decoded pages a quarter of that more (src/query/service.ts).
+    ["segments + decoded pages", max((m) => (m.health.segmentCacheBytes ?? 0) + (m.health.pageCacheBytes ?? 0)), L.isolateCacheBytes * 1.25],
+    ["index chunks", max((m) => m.health.indexChunkBytes ?? 0), L.indexCacheBytes],
+  ];
+  return {
+    ok: rows.every(([, v, cap]) => v <= cap),
+    text: rows.map(([name, v, cap]) => `${name} ≤ ${mib(v)} of ${mib(cap)} MiB`).join("; "),
+  };
+}
+
 export function soakSection(live: LiveResult, out: (s?: string) => void, sum: (row: string) => void): void {
   const s = live.soak;
   out("### Soak: concurrent clients while the replica changes");
@@ -105,6 +122,10 @@ export function soakSection(live: LiveResult, out: (s?: string) => void, sum: (r
   if (f) out(`| workerd process RSS (Worker, Durable Objects, local R2, Cache API) after the first third | ${trend(f)} |`);
   out();
   sum(`| soak: wrong answers | ${s.wrong} of ${s.checked} (${statuses}) | ${held(s.wrong === 0 && s.checked > 0)} |`);
+  const caps = withinCaps(s);
+  out(`| the isolate's figures against their caps (default LIMITS) | ${caps.text} |`);
+  if (s.sampleErrors.length > 0) out(`| memory samples lost | ${s.sampleErrors.join("; ")} |`);
+  sum(`| soak: isolate memory bounded (every GET /health figure within its cap all along) | ${caps.text} | ${held(caps.ok)} |`);
   if (fi) sum(`| soak: isolate memory flat (GET /health figures' trend after warm-up < 5% of their mean) | ${fi.slopeMibPerMin.toFixed(1)} MiB/min around ${mib(fi.mean)} MiB | ${held(fi.flat)} |`);
   if (f) sum(`| soak: workerd process RSS flat (same rule; it also holds the DOs, local R2 and the Cache API) | ${f.slopeMibPerMin.toFixed(1)} MiB/min around ${mib(f.mean)} MiB | ${held(f.flat)} |`);
   out("Memory samples (workerd RSS; GET /health):");

@@ -208,7 +208,10 @@ export function sideSections(r: SideReportInput, out: (s?: string) => void, sum:
   if (errors.length > 0) {
     out("### Failures");
     out();
-    for (const e of errors) out(`- ${e}`);
+    // The same failure on every restart or state is one line, with its count.
+    const counts = new Map<string, number>();
+    for (const e of errors) counts.set(e, (counts.get(e) ?? 0) + 1);
+    for (const [e, n] of counts) out(`- ${e}${n > 1 ? ` (${n}×)` : ""}`);
     out();
   }
 }

@@ -6,7 +6,7 @@
  * The `medium` replica lives in ../shared/fixtures/medium in the team's
  * workspace (not in the repo); point LTX_EDGE_MEDIUM at another copy if needed.
  * Environment (all optional): LTX_EDGE_BENCH_SKIP_100G=1 leaves out the
- * 100 GiB replica; LTX_EDGE_BENCH_SOAK_S (default 150) and
+ * 100 GiB replica; LTX_EDGE_BENCH_SOAK_S (default 180) and
  * LTX_EDGE_BENCH_SOAK_CLIENTS (default 4) size the soak;
  * LTX_EDGE_BENCH_ONLY=issue9 or =issue8 runs one part; LTX_EDGE_BENCH_SMOKE=1
  * shrinks everything to check the harness.

@@ -30,8 +30,9 @@ const plan = inject("sidePlan");
 const results: SideResults = { memory: {}, memoryBytes: {}, engine: {}, profile: {}, engineMemoryBytes: {}, naive: {}, errors: [] };
 const edgeCache = (globalThis as unknown as { caches: { default: Cache } }).caches.default;
 const median = (xs: number[]) => summarize(xs).median;
-/** Untimed runs before a warm series: JIT-compiles the JS glue (wa-sqlite's and ours) first. */
+/** Untimed runs before a warm series (at least this many, for at least WARMUP_MS): JIT-compiles the JS glue (wa-sqlite's and ours) first. */
 const WARMUP = 5;
+const WARMUP_MS = 500;
 /** The budget a query gets when LIMITS' default is not enough (so there is still a time to report). */
 const RAISED_BUDGET = 10_000;
 
@@ -85,7 +86,7 @@ test("wa-sqlite with the database in memory", async () => {
         const rows = await db.query(k.sql);
         return { ms: performance.now() - t0, rows };
       };
-      const r = await attempt(`in memory, ${build}, ${k.id}`, () => sampleRuns(plan.reps.memory, WARMUP, run));
+      const r = await attempt(`in memory, ${build}, ${k.id}`, () => sampleRuns(plan.reps.memory, WARMUP, run, { warmupMs: WARMUP_MS }));
       if (r) byKind[k.id] = { summary: summarize(r.samples), fp: fingerprint(r.runs[0]?.rows ?? []), firstRow: firstRow(r.runs[0]?.rows), batch: r.batch };
     }
     results.memory[build] = byKind;
@@ -168,7 +169,7 @@ test("ltx-edge's engine over the page fetcher: cold, Cache-API-warm, isolate-war
       const warmOpts = (budget: number | undefined) => ({ connection: `w-${budget ?? 0}-${tag}`, namespace: `w-${budget ?? 0}-${tag}`, caches, budget });
       await measure("warm", async (budget) => {
         warmBudget = budget;
-        const w = await sampleRuns(plan.reps.warm, WARMUP, () => ltxQuery(engine, k, warmOpts(budget)));
+        const w = await sampleRuns(plan.reps.warm, WARMUP, () => ltxQuery(engine, k, warmOpts(budget)), { warmupMs: WARMUP_MS });
         return series(w.runs, budget, w.samples, w.batch);
       });
       // Where the warm time goes: one more run, its page reads timed.

@@ -52,6 +52,8 @@ export interface SoakResult {
   behind: Summary;
   writeMs: Summary;
   memory: SoakSample[];
+  /** Memory samples that could not be taken, and why (the first few). */
+  sampleErrors: string[];
   restoreMatches?: boolean;
 }
 
@@ -116,6 +118,7 @@ export async function runSoak(dev: DevServer, live: LiveReplica, o: SoakOptions,
     behind: summarize([]),
     writeMs: summarize([]),
     memory: [],
+    sampleErrors: [],
   };
   const walls: Record<string, number[]> = {};
   const behind: number[] = [];
@@ -182,8 +185,9 @@ export async function runSoak(dev: DevServer, live: LiveReplica, o: SoakOptions,
       const t = (performance.now() - start) / 1000;
       try {
         r.memory.push({ t, rss: workerdMemory(dev.process.pid ?? 0).rss, health: await isolateHealth(dev.base) });
-      } catch {
-        // a sample lost under load
+      } catch (e) {
+        const why = `at ${t.toFixed(0)} s: ${e instanceof Error ? e.message : String(e)}`;
+        if (r.sampleErrors.length < 3) r.sampleErrors.push(why);
       }
       if (t - lastLog >= 30) {
         lastLog = t;

@@ -45,14 +45,23 @@ export interface TimedRun {
 }
 
 /**
- * `n` samples of `run`, after `warmup` untimed runs (at least one). workerd's
- * clock moves in whole milliseconds, so a sample of a fast query is the mean
- * of a batch of runs long enough (≥ `minSampleMs`) for that not to matter;
- * the batch size comes from the last warm-up run.
+ * `n` samples of `run`, after untimed warm-up runs: at least `warmup` (and
+ * one), and for at least `warmupMs` (the JIT has compiled the JS glue by
+ * then, whichever engine ran first). workerd's clock moves in whole
+ * milliseconds, so a sample of a fast query is the mean of a batch of runs
+ * long enough (≥ `minSampleMs`) for that not to matter; the batch size comes
+ * from the last warm-up run.
  */
-export async function sampleRuns<T extends TimedRun>(n: number, warmup: number, run: () => Promise<T>, minSampleMs = 20): Promise<{ samples: number[]; runs: T[]; batch: number }> {
+export async function sampleRuns<T extends TimedRun>(
+  n: number,
+  warmup: number,
+  run: () => Promise<T>,
+  o: { warmupMs?: number; minSampleMs?: number } = {},
+): Promise<{ samples: number[]; runs: T[]; batch: number }> {
+  const minSampleMs = o.minSampleMs ?? 20;
   let last: T | null = null;
-  for (let i = 0; i < Math.max(1, warmup); i++) last = await run();
+  const warmEnd = performance.now() + (o.warmupMs ?? 0);
+  for (let i = 0; i < Math.max(1, warmup) || performance.now() < warmEnd; i++) last = await run();
   const once = Math.max(0.25, last?.ms ?? 0);
   const batch = once >= minSampleMs ? 1 : Math.min(64, Math.ceil(minSampleMs / once));
   const samples: number[] = [];
