@@ -65,6 +65,7 @@ export async function benchIssue9(medium: string, restored: { path: string; txid
       restored.txid,
       {
         lagSamples: smoke ? 3 : 8,
+        controlSeconds: smoke ? 15 : 60,
         soak: { seconds: smoke ? 30 : envInt("LTX_EDGE_BENCH_SOAK_S", 180), clients: envInt("LTX_EDGE_BENCH_SOAK_CLIENTS", 4), writeEveryMs: 500, compactEvery: 10, retentionMs: 60_000, sampleEveryMs: 5_000 },
       },
       log,

@@ -40,6 +40,8 @@ export interface LagRow {
 
 export interface LiveResult {
   lag: LagRow[];
+  /** The same clients for a while with no writes first: where a memory trend comes from. */
+  control: SoakResult | null;
   soak: SoakResult | null;
   errors: string[];
 }
@@ -99,14 +101,16 @@ async function lagDatabase(lib: NativeLib, r2: LocalR2, dir: string, prefix: str
 
 export interface LiveOptions {
   lagSamples: number;
-  soak: SoakOptions;
+  /** Seconds of the no-writes control before the soak (0: none). */
+  controlSeconds: number;
+  soak: Omit<SoakOptions, "writes">;
 }
 
 /** Lag and soak under one wrangler dev; `restored` is the medium database file at the replica's last TXID. */
 export async function benchLive(lib: NativeLib, medium: string, restored: string, mediumTxid: number, o: LiveOptions, log: (s: string) => void): Promise<LiveResult> {
   const state = await mkdtemp(join(tmpdir(), "ltx-edge-bench-live-"));
   const work = await mkdtemp(join(tmpdir(), "ltx-edge-bench-live-work-"));
-  const result: LiveResult = { lag: [], soak: null, errors: [] };
+  const result: LiveResult = { lag: [], control: null, soak: null, errors: [] };
   // Miniflare's local R2, opened next to wrangler dev's (as `ltx-edge seed` does while dev runs).
   const r2 = await openLocalR2(state, readBucketName(locateProject(ROOT)));
   const lives: LiveReplica[] = [];
@@ -136,8 +140,12 @@ export async function benchLive(lib: NativeLib, medium: string, restored: string
         result.errors.push(`lag, ${label}: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
+    if (o.controlSeconds > 0) {
+      log(`  soak control: ${o.controlSeconds} s, ${o.soak.clients} clients, no writes`);
+      result.control = await runSoak(d, soak, { ...o.soak, seconds: o.controlSeconds, writes: false }, log);
+    }
     log(`  soak: ${(o.soak.seconds / 60).toFixed(1)} min, ${o.soak.clients} clients`);
-    result.soak = await runSoak(d, soak, o.soak, log);
+    result.soak = await runSoak(d, soak, { ...o.soak, writes: true }, log);
     // The replica as written (mirror) must restore to the writer's bytes.
     const restoredNow = await restoreToBytes(new Replica(new DirStore(join(work, "mirror")), { prefix: "soak" }));
     result.soak.restoreMatches = Buffer.compare(Buffer.from(restoredNow.bytes), Buffer.from(soak.bytes)) === 0;

@@ -118,16 +118,26 @@ export function soakSection(live: LiveResult, out: (s?: string) => void, sum: (r
   out(`| latency by query (wall, median / p95 ms, n) | ${Object.entries(s.byQuery).map(([k, v]) => `${k} ${fmtSummary(v.wall, 0)} (${v.n})`).join("; ")} |`);
   out(`| the replica restores (Node) to the writer's database bytes | ${s.restoreMatches === undefined ? "not checked" : s.restoreMatches ? "yes" : "**NO**"} |`);
   const trend = (x: NonNullable<typeof f>) => `mean ${mib(x.mean)} MiB, spread ${mib(x.spread)} MiB, trend ${x.slopeMibPerMin.toFixed(1)} MiB/min over ${x.window.toFixed(0)} s: ${x.flat ? "flat (trend < 5% of the mean)" : "**not flat**"}`;
+  const caps = withinCaps(s);
   if (fi) out(`| the isolate's own figures (GET /health: engine + caches + index) after the first third | ${trend(fi)} |`);
+  out(`| the isolate's figures against their caps (default LIMITS), largest seen | ${caps.text} |`);
   if (f) out(`| workerd process RSS (Worker, Durable Objects, local R2, Cache API) after the first third | ${trend(f)} |`);
+  // The control: the same clients, no writes — whether a trend comes from following the replica or from serving queries.
+  const c = live.control;
+  const cf = c ? flatness(c, (m) => m.rss) : null;
+  const ci = c ? flatness(c, isolateBytes) : null;
+  if (c && cf && ci) {
+    out(`| control before the soak: the same clients for ${c.options.seconds} s, no writes (${c.checked} answers, ${c.wrong} wrong) | workerd RSS ${trend(cf)}; isolate figures ${trend(ci)} |`);
+  }
+  if (s.sampleErrors.length > 0) out(`| memory samples lost | ${s.sampleErrors.join("; ")} |`);
   out();
   sum(`| soak: wrong answers | ${s.wrong} of ${s.checked} (${statuses}) | ${held(s.wrong === 0 && s.checked > 0)} |`);
-  const caps = withinCaps(s);
-  out(`| the isolate's figures against their caps (default LIMITS) | ${caps.text} |`);
-  if (s.sampleErrors.length > 0) out(`| memory samples lost | ${s.sampleErrors.join("; ")} |`);
   sum(`| soak: isolate memory bounded (every GET /health figure within its cap all along) | ${caps.text} | ${held(caps.ok)} |`);
   if (fi) sum(`| soak: isolate memory flat (GET /health figures' trend after warm-up < 5% of their mean) | ${fi.slopeMibPerMin.toFixed(1)} MiB/min around ${mib(fi.mean)} MiB | ${held(fi.flat)} |`);
-  if (f) sum(`| soak: workerd process RSS flat (same rule; it also holds the DOs, local R2 and the Cache API) | ${f.slopeMibPerMin.toFixed(1)} MiB/min around ${mib(f.mean)} MiB | ${held(f.flat)} |`);
+  if (f) {
+    const control = cf ? `; with no writes (control) ${cf.slopeMibPerMin.toFixed(1)} MiB/min` : "";
+    sum(`| soak: workerd process RSS flat (same rule; the process also holds the DOs, local R2 and the Cache API) | ${f.slopeMibPerMin.toFixed(1)} MiB/min around ${mib(f.mean)} MiB${control} | ${held(f.flat)} |`);
+  }
   out("Memory samples (workerd RSS; GET /health):");
   out();
   out("| t (s) | RSS (MiB) | engine wasm | segments + decoded pages | index chunks | live indexes |");

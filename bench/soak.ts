@@ -19,6 +19,8 @@ import { type Summary, summarize } from "./stats.ts";
 
 export interface SoakOptions {
   seconds: number;
+  /** false: the clients only, no writes (a control for the memory trend). */
+  writes: boolean;
   clients: number;
   writeEveryMs: number;
   compactEvery: number;
@@ -161,7 +163,7 @@ export async function runSoak(dev: DevServer, live: LiveReplica, o: SoakOptions,
   const writer = async () => {
     const times: number[] = [];
     let nextId = 1 + Number(live.db.prepare("SELECT max(id) FROM events").raw(true).all()[0]?.[0] ?? 0);
-    while (performance.now() < end) {
+    while (o.writes && performance.now() < end) {
       const t0 = performance.now();
       const txid = live.txid + 1;
       const ids = Array.from({ length: 3 }, () => hotIds[Math.floor(Math.random() * hotIds.length)]);
@@ -175,7 +177,7 @@ export async function runSoak(dev: DevServer, live: LiveReplica, o: SoakOptions,
       if (r.writes % o.compactEvery === 0) await live.compact();
       await live.retire(o.retentionMs);
       times.push(performance.now() - t0);
-      await sleep(Math.max(0, o.writeEveryMs - (performance.now() - t0)));
+      await sleep(Math.max(0, Math.min(end - performance.now(), o.writeEveryMs - (performance.now() - t0))));
     }
     r.writeMs = summarize(times);
   };

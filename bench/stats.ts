@@ -48,9 +48,10 @@ export interface TimedRun {
  * `n` samples of `run`, after untimed warm-up runs: at least `warmup` (and
  * one), and for at least `warmupMs` (the JIT has compiled the JS glue by
  * then, whichever engine ran first). workerd's clock moves in whole
- * milliseconds, so a sample of a fast query is the mean of a batch of runs
- * long enough (≥ `minSampleMs`) for that not to matter; the batch size comes
- * from the last warm-up run.
+ * milliseconds, so a sample of a fast query is the wall time of a batch of
+ * runs long enough (≥ `minSampleMs`) for that not to matter, divided by the
+ * batch; the batch doubles until one takes that long. A sample of a slow
+ * query (batch 1) is the run's own time (`ms`: background work after it left out).
  */
 export async function sampleRuns<T extends TimedRun>(
   n: number,
@@ -59,21 +60,22 @@ export async function sampleRuns<T extends TimedRun>(
   o: { warmupMs?: number; minSampleMs?: number } = {},
 ): Promise<{ samples: number[]; runs: T[]; batch: number }> {
   const minSampleMs = o.minSampleMs ?? 20;
-  let last: T | null = null;
   const warmEnd = performance.now() + (o.warmupMs ?? 0);
-  for (let i = 0; i < Math.max(1, warmup) || performance.now() < warmEnd; i++) last = await run();
-  const once = Math.max(0.25, last?.ms ?? 0);
-  const batch = once >= minSampleMs ? 1 : Math.min(64, Math.ceil(minSampleMs / once));
+  for (let i = 0; i < Math.max(1, warmup) || performance.now() < warmEnd; i++) await run();
+  const timeBatch = async (b: number): Promise<{ ms: number; first: T }> => {
+    const t0 = performance.now();
+    const first = await run();
+    for (let i = 1; i < b; i++) await run();
+    return { ms: b === 1 ? first.ms : performance.now() - t0, first };
+  };
+  let batch = 1;
+  while (batch < 4096 && (await timeBatch(batch)).ms < minSampleMs) batch *= 2;
   const samples: number[] = [];
   const runs: T[] = [];
   for (let i = 0; i < n; i++) {
-    let sum = 0;
-    for (let b = 0; b < batch; b++) {
-      const r = await run();
-      sum += r.ms;
-      if (b === 0) runs.push(r);
-    }
-    samples.push(sum / batch);
+    const b = await timeBatch(batch);
+    samples.push(b.ms / batch);
+    runs.push(b.first);
   }
   return { samples, runs, batch };
 }
