@@ -10,17 +10,15 @@
  * stack on a property lookup. Polling is set to hourly (a --var), so the
  * thousand objects do not poll during the rounds.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatLtxFilename } from "../src/ltx/txid.ts";
 import { levelDir } from "../src/replica/replica.ts";
 import { openLocalR2, putBytes } from "../src/cli/local-r2.ts";
-import { wranglerCommand } from "../src/cli/dev.ts";
 import { locateProject, readBucketName } from "../src/cli/wrangler-config.ts";
 import { type MemoryReading, workerdMemory } from "./proc-memory.ts";
-import { freePort, stopDev, waitFor } from "./queries.ts";
+import { startDev, stopDev } from "./dev-server.ts";
 import type { SyntheticMeta } from "./synthetic-replica.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -57,17 +55,10 @@ export async function benchMulti(dir: string, meta: SyntheticMeta, databases: nu
     await r2.dispose();
   }
   const seedMs = Date.now() - t0;
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const w = wranglerCommand(ROOT);
-  const dev = spawn(
-    w.command,
-    [...w.args, "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", state, "--show-interactive-dev-session=false", "--var", `DATABASES:${JSON.stringify({ poll_interval_ms: 3_600_000 })}`],
-    { cwd: ROOT, stdio: ["ignore", "ignore", "ignore"], detached: true },
-  );
+  // Polling hourly: the thousand objects do not poll during the rounds.
+  const { base, process: dev } = await startDev(state, { DATABASES: { poll_interval_ms: 3_600_000 } });
   const out: MultiRound[] = [];
   try {
-    await waitFor(`${base}/health`, 120_000);
     const health = async (): Promise<Record<string, number>> => ((await (await fetch(`${base}/health`)).json()) as { isolate: Record<string, number> }).isolate;
     const memory = () => workerdMemory(dev.pid ?? 0);
     out.push({ round: 0, memory: memory(), health: await health() });

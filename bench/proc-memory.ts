@@ -5,9 +5,15 @@
  */
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 
-/** kB figures of /proc/<pid>/status. */
+/** kB figures of /proc/<pid>/status (0 for a process gone since it was listed). */
 function statusKb(pid: number, field: string): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return 0;
+  }
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
   return m ? Number(m[1]) : 0;
 }
 
@@ -54,5 +60,11 @@ export function workerdMemory(root: number): MemoryReading {
 
 /** Resets VmHWM to the current RSS (Linux ≥ 4.0: write 5 to clear_refs). */
 export function resetPeak(root: number): void {
-  for (const p of workerdPids(root)) writeFileSync(`/proc/${p}/clear_refs`, "5");
+  for (const p of workerdPids(root)) {
+    try {
+      writeFileSync(`/proc/${p}/clear_refs`, "5");
+    } catch {
+      // gone since it was listed
+    }
+  }
 }

@@ -1,137 +1,213 @@
 /**
- * Query benchmark: the real Worker under `wrangler dev` (workerd, local R2,
- * Cache API, Durable Objects, wa-sqlite) serving the `medium` replica.
- * Counts are exact; times are reported next to each other from one run
- * (cold vs warm, and against a full restore of the same database).
+ * ltx-edge over HTTP: the real Worker under `wrangler dev` (workerd, local
+ * R2, Durable Objects, the Cache API) serving the `medium` replica, each
+ * query kind of bench/query-kinds.ts
+ * - cold: the first query on a fresh database (its Durable Object builds the
+ *   index; nothing cached anywhere) — one database name per run, all
+ *   pointing at the same replica through DATABASES;
+ * - isolate-warm: the same database queried again and again;
+ * - Cache-API-warm: after a restart of wrangler dev (a new isolate; R2, the
+ *   Durable Objects and the Cache API persist), one query per database, with
+ *   wa-sqlite loaded first by a query on another database;
+ * and the isolate's memory (GET /health, workerd RSS from /proc) during a
+ * full scan and with 20 queued queries. Wall times are Node's; `exec` is the
+ * Worker's meta.exec_ms.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
+import { spawn } from "node:child_process";
+import { type DevServer, startDev, stopGroup } from "./dev-server.ts";
+import { isolateHealth, mustQuery, postQuery, type QueryReply } from "./http-query.ts";
+import { type MemoryReading, resetPeak, workerdMemory } from "./proc-memory.ts";
+import { fingerprint, type QueryKind } from "./query-kinds.ts";
+import { type Summary, summarize } from "./stats.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const CLI = join(ROOT, "bin", "ltx-edge.mjs");
+const SAMPLE = join(ROOT, "test", "fixtures", "small");
 
-interface Meta {
-  storage_requests: number;
-  bytes_fetched: number;
-  cache_hits: number;
-  isolate_hits: number;
-  cache_misses: number;
-  pages_read: number;
-  exec_ms: number;
-  index_ms: number;
-  index_sync_bytes: number;
-  index_bytes: number;
-  index_requests: number;
+export interface HttpSeries {
+  wall: Summary;
+  exec: Summary;
+  index: Summary;
+  storage: number;
+  cacheHits: number;
+  isolateHits: number;
+  subrequests: number;
+  fp: string;
 }
 
-export async function freePort(): Promise<number> {
+export interface MemoryStep {
+  label: string;
+  before: MemoryReading;
+  after: MemoryReading;
+  /** Largest GET /health figures seen while it ran (sampled), and after it. */
+  healthMax: Record<string, number>;
+  healthAfter: Record<string, number>;
+  ms: number;
+  statuses: Record<string, number>;
+}
+
+export interface HttpResult {
+  kinds: Record<string, { cold?: HttpSeries; warm?: HttpSeries; cacheWarm?: HttpSeries }>;
+  memory: MemoryStep[];
+  restartMs: number[];
+  engine: string;
+  errors: string[];
+}
+
+export interface HttpOptions {
+  cold: number;
+  warm: number;
+  restarts: number;
+  queued: number;
+}
+
+function seed(replica: string, db: string, state: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
+    const p = spawn(process.execPath, [CLI, "seed", replica, "--db", db, "--persist-to", state], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+    p.on("error", reject);
+    p.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`ltx-edge seed exited ${code}`))));
   });
 }
 
-function run(args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
-    p.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`ltx-edge ${args[0]} exited ${code}`))));
-  });
+function series(runs: QueryReply[]): HttpSeries {
+  const med = (xs: number[]) => summarize(xs).median;
+  return {
+    wall: summarize(runs.map((r) => r.ms)),
+    exec: summarize(runs.map((r) => r.meta.exec_ms)),
+    index: summarize(runs.map((r) => r.meta.index_ms)),
+    storage: med(runs.map((r) => r.meta.storage_requests)),
+    cacheHits: med(runs.map((r) => r.meta.cache_hits)),
+    isolateHits: med(runs.map((r) => r.meta.isolate_hits)),
+    subrequests: med(runs.map((r) => r.meta.subrequests)),
+    fp: fingerprint(runs[0]?.rows ?? []),
+  };
 }
 
-/** Stops a wrangler dev started in its own process group, and removes its local state. */
-export async function stopDev(dev: ChildProcess, state: string): Promise<void> {
-  if (dev.pid) {
-    try {
-      process.kill(-dev.pid, "SIGTERM");
-    } catch {
-      // already gone
+/** Runs `work` while sampling GET /health every 50 ms; the peak RSS is reset first. */
+async function measureMemory(dev: DevServer, label: string, work: () => Promise<QueryReply[]>): Promise<MemoryStep> {
+  const root = dev.process.pid ?? 0;
+  resetPeak(root);
+  const before = workerdMemory(root);
+  const healthMax: Record<string, number> = {};
+  let done = false;
+  const sampler = (async () => {
+    while (!done) {
+      try {
+        for (const [k, v] of Object.entries(await isolateHealth(dev.base))) healthMax[k] = Math.max(healthMax[k] ?? 0, v);
+      } catch {
+        // a sample lost under load is no result
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
-  }
-  await new Promise((r) => setTimeout(r, 1500));
-  await rm(state, { recursive: true, force: true });
-}
-
-export async function waitFor(url: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      const r = await fetch(url);
-      if (r.ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${url} did not come up`);
-}
-
-export interface QueryBenchResult {
-  lines: string[];
-}
-
-/** Runs the query benchmark; `medium` is the replica directory. */
-export async function benchQueries(medium: string, restoreMs: number | null): Promise<string[]> {
-  const out: string[] = [];
-  const state = await mkdtemp(join(tmpdir(), "ltx-edge-bench-state-"));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  // One database per case, so every "cold" run starts with empty caches.
-  for (const db of ["point", "ref", "scan", "group", "first"]) await run(["seed", medium, "--db", db, "--persist-to", state]);
-  const dev = spawn(process.execPath, [CLI, "dev", "--no-seed", "--port", String(port), "--persist-to", state], {
-    cwd: ROOT,
-    stdio: ["ignore", "ignore", "ignore"],
-    detached: true,
+  })();
+  const t0 = Date.now();
+  const replies = await work().finally(() => {
+    done = true;
   });
+  const ms = Date.now() - t0;
+  await sampler;
+  const after = workerdMemory(root);
+  const healthAfter = await isolateHealth(dev.base);
+  for (const [k, v] of Object.entries(healthAfter)) healthMax[k] = Math.max(healthMax[k] ?? 0, v);
+  const statuses: Record<string, number> = {};
+  for (const r of replies) {
+    const key = r.status === 200 ? "200" : `${r.status} ${r.error?.code ?? ""}`;
+    statuses[key] = (statuses[key] ?? 0) + 1;
+  }
+  return { label, before, after, healthMax, healthAfter, ms, statuses };
+}
+
+/** The HTTP benchmark on the replica directory `medium`. */
+export async function benchHttp(medium: string, kinds: readonly QueryKind[], o: HttpOptions, log: (s: string) => void): Promise<HttpResult> {
+  const state = await mkdtemp(join(tmpdir(), "ltx-edge-bench-http-"));
+  const result: HttpResult = { kinds: {}, memory: [], restartMs: [], engine: "", errors: [] };
+  const attempt = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (e) {
+      result.errors.push(`HTTP ${what}: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    }
+  };
+  // Every database below is the same replica (prefix "medium") under its own name: its own
+  // Durable Object, index and cache keys, so each name starts cold.
+  const names: Record<string, { prefix: string }> = {};
+  for (const k of kinds) {
+    for (let i = 0; i < o.cold; i++) names[`c-${k.id}-${i}`] = { prefix: "medium" };
+    names[`w-${k.id}`] = { prefix: "medium" };
+  }
+  names["m-scan"] = { prefix: "medium" };
+  const vars = { DATABASES: { databases: names } };
+  await seed(medium, "medium", state);
+  await seed(SAMPLE, "warmup", state);
+  let dev = await startDev(state, vars);
   try {
-    await waitFor(`${base}/health`, 60_000);
-    const q = async (db: string, sql: string): Promise<{ rows: unknown[][]; meta: Meta; ms: number }> => {
-      const t0 = performance.now();
-      const res = await fetch(`${base}/db/${db}/query`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sql }) });
-      const body = (await res.json()) as { rows: unknown[][]; meta: Meta; error?: { code: string; message: string } };
-      if (!res.ok) throw new Error(`${sql}: ${body.error?.code} ${body.error?.message}`);
-      return { ...body, ms: performance.now() - t0 };
-    };
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-    const cases: { name: string; db: string; sql: string }[] = [
-      { name: "point lookup by primary key", db: "point", sql: "SELECT id, kind, amount FROM events WHERE id = 123457" },
-      { name: "lookup through the secondary index", db: "ref", sql: "SELECT id, amount, substr(payload, 1, 30) FROM events WHERE ref = 'ref-000123456'" },
-      { name: "full scan (count, sum, min, max)", db: "scan", sql: "SELECT count(*), sum(amount), min(id), max(id) FROM events" },
-      { name: "GROUP BY over the table", db: "group", sql: "SELECT kind, count(*), sum(amount) FROM events GROUP BY kind ORDER BY kind LIMIT 5" },
-    ];
-    // The first request to each database also loads its index from the DO (see below).
-    out.push("| query | cold: storage requests / bytes | cold ms (exec) | warm: storage requests / edge+isolate hits | warm ms, median of 5 (exec) | cold / warm |");
-    out.push("|---|---|---|---|---|---|");
-    for (const c of cases) {
-      const cold = await q(c.db, c.sql);
-      const warm: { meta: Meta; ms: number }[] = [];
-      for (let i = 0; i < 5; i++) warm.push(await q(c.db, c.sql));
-      const w = warm[warm.length - 1] as { meta: Meta; ms: number };
-      const wms = median(warm.map((x) => x.ms));
-      out.push(
-        `| ${c.name} | ${cold.meta.storage_requests} / ${(cold.meta.bytes_fetched / 1e6).toFixed(2)} MB | ${cold.ms.toFixed(0)} (${cold.meta.exec_ms}) | ${w.meta.storage_requests} / ${w.meta.cache_hits}+${w.meta.isolate_hits} | ${wms.toFixed(1)} (${median(warm.map((x) => x.meta.exec_ms))}) | ${(cold.ms / wms).toFixed(1)}× |`,
+    // wa-sqlite is loaded by a query on another database, before anything is measured.
+    result.engine = (await mustQuery(dev.base, "warmup", "SELECT count(*) FROM users")).meta.engine;
+    log("  HTTP: cold and isolate-warm");
+    for (const k of kinds) {
+      const entry: HttpResult["kinds"][string] = {};
+      result.kinds[k.id] = entry;
+      const cold = await attempt(`${k.id} cold`, async () => {
+        const runs: QueryReply[] = [];
+        for (let i = 0; i < o.cold; i++) runs.push(await mustQuery(dev.base, `c-${k.id}-${i}`, k.sql));
+        return runs;
+      });
+      if (cold) entry.cold = series(cold);
+      const warm = await attempt(`${k.id} isolate-warm`, async () => {
+        for (let i = 0; i < 2; i++) await mustQuery(dev.base, `w-${k.id}`, k.sql);
+        const runs: QueryReply[] = [];
+        for (let i = 0; i < o.warm; i++) runs.push(await mustQuery(dev.base, `w-${k.id}`, k.sql));
+        return runs;
+      });
+      if (warm) entry.warm = series(warm);
+    }
+    log("  HTTP: memory");
+    const scan = kinds.find((k) => k.id === "scan") ?? kinds[0];
+    if (scan) {
+      const d = dev;
+      const step = (label: string, work: () => Promise<QueryReply[]>) => attempt(`memory, ${label}`, () => measureMemory(d, label, work));
+      const push = (m: MemoryStep | undefined) => m && result.memory.push(m);
+      push(await step("idle, before", async () => [await mustQuery(d.base, "warmup", "SELECT 1")]));
+      push(await step("full scan, cold (fresh database)", async () => [await mustQuery(d.base, "m-scan", scan.sql)]));
+      push(await step("full scan, isolate-warm", async () => [await mustQuery(d.base, "m-scan", scan.sql)]));
+      // Full scans and GROUP BYs at once on two warm databases: one runs, the rest queue for the engine.
+      const heavy = kinds.filter((k) => k.id === "scan" || k.id === "group");
+      push(
+        await step(`${o.queued} queries at once (full scans and GROUP BYs)`, () =>
+          Promise.all(Array.from({ length: o.queued }, (_, i) => {
+            const k = heavy[i % heavy.length] ?? scan;
+            return postQuery(d.base, `w-${k.id}`, k.sql);
+          })),
+        ),
       );
     }
-    out.push("");
-    out.push("The first row's cold time also includes instantiating wa-sqlite in the isolate.");
-    const first = await q("first", "SELECT id, kind, amount FROM events WHERE id = 7");
-    out.push("");
-    out.push(
-      `First request to a fresh database, a point lookup: ${first.ms.toFixed(0)} ms in all — the DO builds the index from the replica and ships its root (${first.meta.index_sync_bytes} bytes) in ${first.meta.index_ms} ms, the query loads the index chunks it touches (${first.meta.index_bytes} bytes in ${first.meta.index_requests} loads) and makes ${first.meta.storage_requests} storage requests for the pages.`,
-    );
-    if (restoreMs !== null) {
-      out.push(`Restoring the whole database instead (every byte of the replica, decoded and verified, in Node): ${restoreMs.toFixed(0)} ms, ${(restoreMs / first.ms).toFixed(1)}× the time of that first lookup, before any query.`);
+    // Cache-API-warm: a new isolate each time, everything else persisted.
+    const cacheWarm: Record<string, QueryReply[]> = {};
+    for (let r = 0; r < o.restarts; r++) {
+      log(`  HTTP: Cache-API-warm, restart ${r + 1} of ${o.restarts}`);
+      await stopGroup(dev.process);
+      const t0 = Date.now();
+      dev = await startDev(state, vars);
+      result.restartMs.push(Date.now() - t0);
+      await mustQuery(dev.base, "warmup", "SELECT count(*) FROM users");
+      for (const k of kinds) {
+        const d = dev;
+        const reply = await attempt(`${k.id} Cache-API-warm`, () => mustQuery(d.base, `w-${k.id}`, k.sql));
+        if (reply) (cacheWarm[k.id] ??= []).push(reply);
+      }
+    }
+    for (const k of kinds) {
+      const runs = cacheWarm[k.id];
+      const entry = result.kinds[k.id];
+      if (runs && entry) entry.cacheWarm = series(runs);
     }
   } finally {
-    await stopDev(dev, state);
+    await stopGroup(dev.process);
+    await rm(state, { recursive: true, force: true });
   }
-  return out;
+  return result;
 }

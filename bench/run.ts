@@ -1,15 +1,20 @@
 /**
  * ltx-edge benchmarks (Node). Run with `npm run bench`; results go to
- * bench/RESULTS.md. Times are reported next to a baseline measured in the
- * same run (ratios), counts and sizes are exact.
+ * bench/RESULTS.md. Times are reported next to baselines measured in the
+ * same run (ratios), counts and sizes are exact; nothing here fails on a time.
  *
  * The `medium` replica lives in ../shared/fixtures/medium in the team's
  * workspace (not in the repo); point LTX_EDGE_MEDIUM at another copy if needed.
+ * Environment (all optional): LTX_EDGE_BENCH_SKIP_100G=1 leaves out the
+ * 100 GiB replica; LTX_EDGE_BENCH_SOAK_S (default 180) and
+ * LTX_EDGE_BENCH_SOAK_CLIENTS (default 4) size the soak;
+ * LTX_EDGE_BENCH_ONLY=issue9 or =issue8 runs one part; LTX_EDGE_BENCH_SMOKE=1
+ * shrinks everything to check the harness.
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { copyFile, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { buildChunks } from "../src/page-index/chunk-build.ts";
@@ -18,8 +23,8 @@ import { CountingStore } from "../src/replica/counting.ts";
 import { DirStore } from "../src/replica/dir.ts";
 import { Replica } from "../src/replica/replica.ts";
 import { resolvePlan, restore } from "../src/restore/restore.ts";
+import { benchIssue9 } from "./issue9.ts";
 import { benchLarge } from "./large.ts";
-import { benchQueries } from "./queries.ts";
 
 const lines: string[] = [];
 const out = (s = "") => {
@@ -49,7 +54,8 @@ async function median(n: number, fn: () => Promise<void>): Promise<number> {
   return t[Math.floor(n / 2)] as number;
 }
 
-let mediumRestoreMs: number | null = null;
+/** The restored `medium` database file (for better-sqlite3, the in-memory copies and the soak's writer) and its TXID. */
+let mediumFile: { path: string; txid: number } | null = null;
 /** The team's shared/ is next to the checkout (../shared) or, from a worktree in wt/, one level further up. */
 const mediumDir =
   process.env.LTX_EDGE_MEDIUM ??
@@ -71,6 +77,7 @@ async function benchMedium(tmp: string): Promise<void> {
   const replica = new Replica(new DirStore(dir), { prefix: "" });
   let dbBytes = 0;
   let sha = "";
+  let restoredBytes = new Uint8Array(0);
   const restoreMs = await median(5, async () => {
     const h = createHash("sha256");
     const chunks: Uint8Array[] = [];
@@ -80,7 +87,12 @@ async function benchMedium(tmp: string): Promise<void> {
         void pageSize;
       },
     });
-    for (let i = 0; i < r.commit; i++) h.update(chunks[i] ?? new Uint8Array(r.pageSize));
+    restoredBytes = new Uint8Array(r.commit * r.pageSize);
+    for (let i = 0; i < r.commit; i++) {
+      const page = chunks[i] ?? new Uint8Array(r.pageSize);
+      h.update(page);
+      restoredBytes.set(page, i * r.pageSize);
+    }
     dbBytes = r.commit * r.pageSize;
     sha = h.digest("hex");
   });
@@ -96,7 +108,6 @@ async function benchMedium(tmp: string): Promise<void> {
   out(`| restore (decode + checksum verify + apply), median of 5 | ${restoreMs.toFixed(0)} ms = ${mb(dbBytes / (restoreMs / 1000))} MB/s of database |`);
   out(`| plain copy of the same replica files (ceiling), median of 5 | ${copyMs.toFixed(0)} ms = ${mb(replicaBytes / (copyMs / 1000))} MB/s |`);
   out(`| restore time / copy time | ${(restoreMs / copyMs).toFixed(1)}× |`);
-  mediumRestoreMs = restoreMs;
 
   // The DO's index for the same plan: chunks of 4096 pages, built from each file's page index.
   const counting = new CountingStore(new DirStore(dir));
@@ -124,26 +135,30 @@ async function benchMedium(tmp: string): Promise<void> {
   out(`| index build from the plan (${plan.length} files), median of 5 | ${buildMs.toFixed(1)} ms, ${counting.counters.gets / 5} storage reads per build |`);
   out(`| index: pages / chunks (DO storage) / root | ${commit} / ${chunks} = ${(chunkBytes / 1024).toFixed(0)} KiB / ${chunks * ID_BYTES} B |`);
   out();
+  const path = join(tmp, "medium.db");
+  await writeFile(path, restoredBytes);
+  mediumFile = { path, txid: plan[plan.length - 1]?.maxTxid ?? 0 };
 }
 
 async function main(): Promise<void> {
   const started = performance.now();
+  const only = process.env.LTX_EDGE_BENCH_ONLY ?? "";
   const tmp = await mkdtemp(join(tmpdir(), "ltx-edge-bench-"));
+  const load = () => loadavg().map((x) => x.toFixed(1)).join(" / ");
   try {
     out("# ltx-edge benchmark results");
     out();
-    out(`Node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; run ${new Date().toISOString()}.`);
+    out(`Node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; run ${new Date().toISOString()}; load average at the start ${load()} (1 / 5 / 15 min).`);
     out("Generated by `npm run bench` (LTX_EDGE_BENCH_SKIP_100G=1 leaves out the 100 GiB replica); see the end for how long it took.");
+    out("The machine is shared: absolute times move with its load, ratios measured side by side in one run much less.");
     out();
     await benchMedium(tmp);
-    for (const l of await benchLarge((x) => console.error(x))) out(l);
-    out("## Queries over HTTP: `medium` under `wrangler dev`");
-    out();
-    if (existsSync(join(mediumDir, "ltx"))) {
-      for (const l of await benchQueries(mediumDir, mediumRestoreMs)) out(l);
-    } else out(`Skipped: no medium replica at ${mediumDir}.`);
-    out();
-    out(`The whole \`npm run bench\` took ${((performance.now() - started) / 60_000).toFixed(1)} min.`);
+    if (only !== "issue8") {
+      if (mediumFile) for (const l of await benchIssue9(mediumDir, mediumFile, (x) => console.error(x))) out(l);
+      else out("Issue 9 sections skipped: no medium replica.\n");
+    }
+    if (only !== "issue9") for (const l of await benchLarge((x) => console.error(x))) out(l);
+    out(`The whole \`npm run bench\` took ${((performance.now() - started) / 60_000).toFixed(1)} min; load average at the end ${load()}.`);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
