@@ -7,7 +7,7 @@
  * Worker itself never does. Kept in one file: if src/ changes how these
  * pieces fit, this is the one place the benchmark follows it.
  */
-import { DEFAULT_LIMITS } from "../src/http/limits.ts";
+import { DEFAULT_LIMITS } from "../src/api/limits.ts";
 import { type FetchStats, IndexPageSource, IsolateCaches, type PageLocator, newFetchStats } from "../src/pages/page-fetcher.ts";
 export { subrequests } from "../src/pages/page-fetcher.ts";
 import type { ObjectStore } from "../src/replica/types.ts";
@@ -18,7 +18,7 @@ import type { SqliteBuild } from "../src/vfs/sqlite-module.ts";
 /** The isolate caches a fresh isolate starts with (default LIMITS). */
 export function freshIsolateCaches(): IsolateCaches {
   const bytes = DEFAULT_LIMITS.isolateCacheBytes;
-  return new IsolateCaches(bytes, Math.max(256 * 1024, bytes / 4));
+  return IsolateCaches.fromBudget(bytes);
 }
 
 /** An engine with the Worker's budgets, on a forced build. */

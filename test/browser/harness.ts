@@ -14,7 +14,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import puppeteer, { type Browser } from "puppeteer-core";
-import { freePort } from "../../bench/queries.ts";
+import { freePort } from "../../bench/dev-server.ts";
 import { waitUntil } from "../support/wait.ts";
 import { BIN, REPO } from "../node/dist.ts";
 
