@@ -30,8 +30,9 @@
  * delete) is a subrequest on Cloudflare, so all of them count toward the
  * query's `maxStorageRequests` (its subrequest budget). Storage reads fail the
  * query when it is spent; Cache API operations are optional and are skipped
- * instead: a match needs room for the storage read a miss leads to, puts use
- * only the first half of the budget, read-ahead leaves demand reads a reserve.
+ * instead: matches and puts use only the first half of the budget (a match
+ * also needs room for the storage read a miss leads to), so storage reads
+ * always have the second half; read-ahead leaves demand reads a reserve.
  */
 import { concatBytes } from "../ltx/bytes.ts";
 import { LtxError } from "../ltx/errors.ts";
@@ -332,8 +333,10 @@ export class IndexPageSource implements PageSource {
   /** A block from the Cache API, split into its segments (also put in the isolate cache), or null. */
   private async edgeGet(file: LtxFileRef, block: number): Promise<Map<number, Uint8Array> | null> {
     const cache = this.opts.edgeCache;
-    // A match is worth it only with room left for the storage read a miss leads to.
-    if (!cache || !this.takeCacheOp(1)) return null;
+    // A match is worth it only with room left for the storage read a miss leads to, and only in
+    // the first half of the budget (as puts): the second half is kept for storage reads, so a query
+    // whose blocks no colo has cached (a cold scattered read) is not failed by its own lookups.
+    if (!cache || !this.takeCacheOp(1, Math.floor(this.opts.maxStorageRequests / 2))) return null;
     try {
       const res = await cache.match(edgeCacheUrl(this.opts.db, file, block));
       if (!res) return null;
