@@ -7,6 +7,9 @@ export class ByteLru<V extends { byteLength: number }> {
   private bytes = 0;
   readonly maxBytes: number;
 
+  /** Called after every insert (a shared budget trims across several LRUs there). */
+  onInsert: (() => void) | null = null;
+
   constructor(maxBytes: number) {
     this.maxBytes = maxBytes;
   }
@@ -42,6 +45,17 @@ export class ByteLru<V extends { byteLength: number }> {
       this.map.delete(k);
       this.bytes -= v.byteLength;
     }
+    this.onInsert?.();
+  }
+
+  /** Drops the least recently used entry; false when empty. */
+  evictOldest(): boolean {
+    for (const [k, v] of this.map) {
+      this.map.delete(k);
+      this.bytes -= v.byteLength;
+      return true;
+    }
+    return false;
   }
 
   delete(key: string): void {

@@ -98,15 +98,27 @@ export class IsolateCaches {
   }
 
   /**
-   * One budget split between the tiers. Decoded pages get most of it: a warm
-   * read of a decoded page costs a map lookup, one of a segment an LZ4 decode.
-   * Segments need only hold what a query fetched and has not decoded yet
-   * (read-ahead runs of ≤ 1 MiB, neighbours of a point lookup): an eighth,
-   * between 256 KiB and 8 MiB.
+   * One budget shared by the tiers. Either may use all of it, but when the
+   * two together exceed it, segments go first (least recently used), down to
+   * a floor of an eighth (256 KiB–8 MiB: what a query has fetched and not
+   * decoded yet, read-ahead runs of ≤ 1 MiB); only then decoded pages. So a
+   * scan keeps its decoded pages (a warm read of one is a map lookup; of a
+   * segment, an LZ4 decode), while a read scattered over a large file, which
+   * decodes few pages, keeps the raw blocks it will come back to (each
+   * otherwise costs a Cache API lookup or a storage read again).
    */
   static fromBudget(totalBytes: number): IsolateCaches {
-    const segments = Math.min(8 * 1024 * 1024, Math.max(256 * 1024, Math.floor(totalBytes / 8)));
-    const caches = new IsolateCaches(segments, Math.max(0, totalBytes - segments));
+    const floor = Math.min(8 * 1024 * 1024, Math.max(256 * 1024, Math.floor(totalBytes / 8)));
+    const caches = new IsolateCaches(totalBytes, Math.max(0, totalBytes - floor));
+    const { segments, pages } = caches;
+    const trim = (): void => {
+      while (segments.byteLength + pages.byteLength > totalBytes) {
+        if (segments.byteLength > floor && segments.evictOldest()) continue;
+        if (!pages.evictOldest()) break;
+      }
+    };
+    segments.onInsert = trim;
+    pages.onInsert = trim;
     caches.budget = totalBytes;
     return caches;
   }

@@ -129,13 +129,3 @@ test("the page fetcher offers decoded pages it holds, and only those; a warm rep
   expect(warm.stats.pageHits).toBe(warm.stats.pagesRead);
   expect(warm.stats.storageRequests).toBe(0);
 });
-
-test("one cache budget: decoded pages get most of it, segments an eighth within 256 KiB..8 MiB", () => {
-  const mib = 1024 * 1024;
-  const c = IsolateCaches.fromBudget(36 * mib);
-  expect(c.segments.maxBytes).toBe(4.5 * mib);
-  expect(c.pages.maxBytes).toBe(31.5 * mib);
-  expect(IsolateCaches.fromBudget(1 * mib).segments.maxBytes).toBe(256 * 1024);
-  expect(IsolateCaches.fromBudget(256 * mib).segments.maxBytes).toBe(8 * mib);
-  expect(IsolateCaches.fromBudget(256 * mib).pages.maxBytes).toBe(248 * mib);
-});
