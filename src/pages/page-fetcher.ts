@@ -175,6 +175,8 @@ export class IndexPageSource implements PageSource {
   private readonly opts: FetcherOptions;
   /** Sequential-run detection: the segment after the last run fetched, per file. */
   private nextSeg = new Map<string, { seg: number; run: number }>();
+  /** An index chunk load {@link pageIfReady} started, for the readPage that follows it. */
+  private loading: { pgno: number; found: Promise<PageLocation | null> } | null = null;
   /** Storage reads in flight, and reads waiting for one of the {@link MAX_PARALLEL} slots. */
   private inFlight = 0;
   private readonly slotWaiters: (() => void)[] = [];
@@ -195,7 +197,14 @@ export class IndexPageSource implements PageSource {
   /** A decoded page already in the isolate, found without awaiting (a warm chunk, a page-cache hit); else null. */
   pageIfReady(pgno: number): Uint8Array | null {
     const found = this.locator.locate(pgno);
-    if (found === null || found instanceof Promise) return null;
+    if (found instanceof Promise) {
+      // The chunk is loading now: readPage (which SQLite's read calls next) takes this load over
+      // rather than starting another, and its errors are reported there, never left unhandled.
+      found.catch(() => undefined);
+      this.loading = { pgno, found };
+      return null;
+    }
+    if (found === null) return null;
     const cached = this.opts.caches.pages.get(pageKey(this.opts.db, found));
     if (!cached) return null;
     this.stats.pagesRead++;
@@ -205,7 +214,9 @@ export class IndexPageSource implements PageSource {
 
   async readPage(pgno: number): Promise<Uint8Array> {
     this.stats.pagesRead++;
-    const found = this.locator.locate(pgno);
+    const loading = this.loading;
+    this.loading = null;
+    const found = loading?.pgno === pgno ? loading.found : this.locator.locate(pgno);
     // Only a chunk of the index not yet loaded makes this await.
     const ref = found instanceof Promise ? await found : found;
     if (!ref) throw new LtxError("LTX_BAD_INDEX", `page ${pgno} is not in the index at TXID ${this.txid}`);

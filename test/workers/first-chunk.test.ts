@@ -10,6 +10,8 @@ import { chunkIdOf } from "../../src/page-index/root.ts";
 import { R2Store } from "../../src/replica/r2.ts";
 import { envWith, queryVia, uniqueName } from "../support/app.ts";
 import { manifest, seedReplica } from "../support/seed.ts";
+import { putSnapshot } from "../support/page-source.ts";
+import { asWalPrimary, buildStandardDb } from "../support/sqlite-db.ts";
 
 interface Meta {
   index_requests: number;
@@ -46,4 +48,20 @@ test("offered chunk bytes are kept only when they hash to the id", async () => {
   expect(cache.get(id)).toBeUndefined();
   expect(await cache.offer(id, p.value.first)).toBe(true);
   expect(cache.get(id)).toBeDefined();
+});
+
+test("a chunk that is not at hand is loaded once per query, however SQLite's reads probe it", async () => {
+  // 1024-byte pages: ~9,000 pages, so the table spans chunks 0, 1 and 2 (4,096 pages each).
+  const fixture = await buildStandardDb(1024, 36_000);
+  const file = asWalPrimary(fixture.bytes());
+  await fixture.close();
+  const pages = Array.from({ length: file.length / 1024 }, (_, i) => file.subarray(i * 1024, (i + 1) * 1024));
+  expect(pages.length).toBeGreaterThan(2 * 4096);
+  const db = uniqueName("chunk-once");
+  await putSnapshot(new R2Store(env.BUCKET), db, 1024, pages);
+  const r = await queryVia(envWith({}), db, { sql: "SELECT count(*), sum(price) FROM items" });
+  expect(r.status, r.text).toBe(200);
+  const meta = (JSON.parse(r.text) as { meta: Meta }).meta;
+  // Chunk 0 came with the root; chunks 1 and 2 were each fetched once (from the DO; no colo had them).
+  expect(meta.index_requests + meta.index_cache_hits).toBe(2);
 });
