@@ -266,18 +266,7 @@ export class DatabaseIndex extends DurableObject<Env> {
 
   /** Logs the replica's state when it changed since the last log (src/durable/poll-log.ts). */
   private logChange(): void {
-    const s = this.state;
-    if (!s) return;
-    this.pollLog.note({
-      db: s.name,
-      state: this.dbState(),
-      txid: this.index?.txid ?? null,
-      generation: s.generation,
-      errorCode: this.follower.consecutiveFailures > 0 ? (s.lastError?.code ?? null) : null,
-      errorMessage: this.follower.consecutiveFailures > 0 ? (s.lastError?.message ?? null) : null,
-      rebuilds: s.rebuilds,
-      lastHeal: s.heals[s.heals.length - 1] ?? null,
-    });
+    if (this.state) this.pollLog.noteState(this.state, this.dbState(), this.index?.txid ?? null, this.follower.consecutiveFailures > 0);
   }
 
   // ------------------------------------------------------------ internals

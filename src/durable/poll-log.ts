@@ -21,8 +21,31 @@ export interface PollSummary {
   lastHeal: { at: number; reason: string } | null;
 }
 
+/** The fields of a database's persisted state (src/durable/persist.ts) a summary reads; kept structural so Node tests need no Workers types. */
+interface StateFields {
+  name: string;
+  generation: number;
+  rebuilds: number;
+  lastError: { code: string; message: string } | null;
+  heals: { at: number; reason: string }[];
+}
+
 export class PollLog {
   #last: PollSummary | null = null;
+
+  /** {@link note} for a database's persisted state; its last error counts only while polls are failing. */
+  noteState(s: StateFields, state: string, txid: number | null, failing: boolean): boolean {
+    return this.note({
+      db: s.name,
+      state,
+      txid,
+      generation: s.generation,
+      errorCode: failing ? (s.lastError?.code ?? null) : null,
+      errorMessage: failing ? (s.lastError?.message ?? null) : null,
+      rebuilds: s.rebuilds,
+      lastHeal: s.heals[s.heals.length - 1] ?? null,
+    });
+  }
 
   /** Logs `now` when it differs from the last summary in anything but the TXID; returns whether it logged. */
   note(now: PollSummary): boolean {

@@ -40,7 +40,7 @@ import { decodePageFrame } from "../ltx/page.ts";
 import type { ChunkFile } from "../page-index/chunk.ts";
 import { StorageError, type ObjectStore } from "../replica/types.ts";
 import type { PageSource } from "../vfs/page-source.ts";
-import { ByteLru } from "./lru.ts";
+import { type IsolateCaches, pageKey, segKey } from "./isolate-caches.ts";
 import { DEMAND_RESERVE, type FetchStats, FetchLimitError, newFetchStats, subrequests } from "./stats.ts";
 
 /** Segment size: the unit of caching and of the smallest storage read. */
@@ -54,6 +54,7 @@ export const CACHE_BLOCK_SEGMENTS = 4;
 const BLOCK_BYTES = CACHE_BLOCK_SEGMENTS * SEGMENT_BYTES;
 const blockOf = (seg: number) => Math.floor(seg / CACHE_BLOCK_SEGMENTS);
 
+export { IsolateCaches } from "./isolate-caches.ts";
 export { DEMAND_RESERVE, type FetchStats, FetchLimitError, newFetchStats, subrequests } from "./stats.ts";
 
 /** An LTX file pages are read from (as the index names it). */
@@ -84,49 +85,6 @@ function fileId(f: LtxFileRef): string {
   return `${f.key}\n${f.etag}\n${f.epoch}`;
 }
 
-/**
- * Isolate-wide caches, shared by every query and database of the isolate:
- * raw LTX segments (what storage and the Cache API return) and decoded
- * pages (what SQLite reads; a hit is served without awaiting).
- */
-export class IsolateCaches {
-  readonly segments: ByteLru<Uint8Array>;
-  readonly pages: ByteLru<Uint8Array>;
-  constructor(segmentBytes: number, pageBytes: number) {
-    this.segments = new ByteLru(segmentBytes);
-    this.pages = new ByteLru(pageBytes);
-  }
-
-  /**
-   * One budget shared by the tiers. Either may use all of it, but when the
-   * two together exceed it, segments go first (least recently used), down to
-   * a floor of an eighth (256 KiB–8 MiB: what a query has fetched and not
-   * decoded yet, read-ahead runs of ≤ 1 MiB); only then decoded pages. So a
-   * scan keeps its decoded pages (a warm read of one is a map lookup; of a
-   * segment, an LZ4 decode), while a read scattered over a large file, which
-   * decodes few pages, keeps the raw blocks it will come back to (each
-   * otherwise costs a Cache API lookup or a storage read again).
-   */
-  static fromBudget(totalBytes: number): IsolateCaches {
-    const floor = Math.min(8 * 1024 * 1024, Math.max(256 * 1024, Math.floor(totalBytes / 8)));
-    const caches = new IsolateCaches(totalBytes, Math.max(0, totalBytes - floor));
-    const { segments, pages } = caches;
-    const trim = (): void => {
-      while (segments.byteLength + pages.byteLength > totalBytes) {
-        if (segments.byteLength > floor && segments.evictOldest()) continue;
-        if (!pages.evictOldest()) break;
-      }
-    };
-    segments.onInsert = trim;
-    pages.onInsert = trim;
-    caches.budget = totalBytes;
-    return caches;
-  }
-
-  /** The budget this was made from ({@link fromBudget}), or null. */
-  budget: number | null = null;
-}
-
 export interface FetcherOptions {
   /** Database name (part of Cache API keys). */
   db: string;
@@ -144,22 +102,7 @@ export interface FetcherOptions {
   waitUntil?: (p: Promise<unknown>) => void;
 }
 
-/**
- * Isolate cache key of a segment: the database too, since ETags need not be
- * content hashes, and the admission epoch, so a re-admitted file never meets
- * bytes cached before it was quarantined.
- */
-function segKey(db: string, file: LtxFileRef, seg: number): string {
-  return `${db}\n${file.key}\n${file.etag}\n${file.epoch}\n${seg}`;
-}
-
-/** Isolate cache key of a decoded page: its frame's place in a file version (as {@link segKey}). */
-function pageKey(db: string, at: PageLocation): string {
-  const f = at.file;
-  return `${db}\n${f.key}\n${f.etag}\n${f.epoch}\n@${at.offset}`;
-}
-
-/** The Cache API key of a block of segments: synthetic, immutable, never served to users; the epoch as in {@link segKey}. */
+/** The Cache API key of a block of segments: synthetic, immutable, never served to users; the epoch as in the isolate's segment keys. */
 export function edgeCacheUrl(db: string, file: LtxFileRef, block: number): string {
   const etag = file.etag.replace(/"/g, "");
   return `https://ltx-edge.cache/v2/${encodeURIComponent(db)}/${encodeURIComponent(file.key)}/${encodeURIComponent(etag)}/${file.epoch}/${BLOCK_BYTES}/${block}`;
