@@ -21,9 +21,9 @@ export function freshIsolateCaches(): IsolateCaches {
   return IsolateCaches.fromBudget(bytes);
 }
 
-/** An engine with the Worker's budgets, on a forced build. */
-export function workerEngine(build: SqliteBuild): Promise<SqlEngine> {
-  return SqlEngine.create({ build, heapLimitBytes: DEFAULT_LIMITS.sqliteHeapBytes, resetBytes: DEFAULT_LIMITS.engineResetBytes });
+/** An engine with the Worker's budgets and fast lane, its main lane on a forced build. */
+export function workerEngine(build: Exclude<SqliteBuild, "sync">, fastLane = true): Promise<SqlEngine> {
+  return SqlEngine.create({ build, fastLane, heapLimitBytes: DEFAULT_LIMITS.sqliteHeapBytes, resetBytes: DEFAULT_LIMITS.engineResetBytes });
 }
 
 /** The Worker's per-query limits (default LIMITS). */

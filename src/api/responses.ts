@@ -47,7 +47,11 @@ export const Meta = v.object({
   cache_misses: int("segments fetched from storage"),
   index_sync_bytes: int("bytes of index root this isolate's last sync received"),
   retried: v.pipe(v.boolean(), v.description("the query ran once more on a fresh index (a file vanished, or bad bytes were met)")),
-  engine: v.pipe(v.string(), v.description("jspi or asyncify: the wa-sqlite build in use")),
+  engine: v.pipe(v.string(), v.description("the wa-sqlite build that answered: sync (the fast lane), jspi or asyncify")),
+  engine_lane: v.pipe(
+    v.picklist(["fast", "main", "fallback"]),
+    v.description("fast: every page was in memory, answered by the synchronous build; main: a build that waits on storage; fallback: the fast lane met a page not in memory and the query ran again on the main lane"),
+  ),
 });
 export type MetaBody = v.InferOutput<typeof Meta>;
 

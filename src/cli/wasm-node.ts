@@ -22,7 +22,8 @@ function distFile(name: string): string {
   return join(dirname(require.resolve("@journeyapps/wa-sqlite/package.json")), "dist", name);
 }
 
-const stem = (build: SqliteBuild): string => (build === "jspi" ? "wa-sqlite-jspi" : "wa-sqlite-async");
+const STEMS: Record<SqliteBuild, string> = { jspi: "wa-sqlite-jspi", asyncify: "wa-sqlite-async", sync: "wa-sqlite" };
+const stem = (build: SqliteBuild): string => STEMS[build];
 
 const modules = new Map<SqliteBuild, Promise<WebAssembly.Module>>();
 const factories = new Map<SqliteBuild, Promise<SqliteModuleFactory>>();
@@ -31,9 +32,13 @@ export const nodeWasm: SqliteWasmProvider = {
   factory(build) {
     let f = factories.get(build);
     if (!f) {
-      f = (build === "jspi" ? import("@journeyapps/wa-sqlite/dist/wa-sqlite-jspi.mjs") : import("@journeyapps/wa-sqlite/dist/wa-sqlite-async.mjs")).then(
-        (m) => m.default,
-      );
+      const loader =
+        build === "jspi"
+          ? import("@journeyapps/wa-sqlite/dist/wa-sqlite-jspi.mjs")
+          : build === "sync"
+            ? import("@journeyapps/wa-sqlite/dist/wa-sqlite.mjs")
+            : import("@journeyapps/wa-sqlite/dist/wa-sqlite-async.mjs");
+      f = loader.then((m) => m.default);
       factories.set(build, f);
     }
     return f;

@@ -68,6 +68,7 @@ function meta(o: QueryOutcome, startedAt: number): MetaBody {
     index_sync_bytes: o.snapshot.held.lastSyncBytes,
     retried: o.retried,
     engine: o.engine,
+    engine_lane: o.lane,
   };
 }
 

@@ -67,7 +67,8 @@ const isolate = new IsolateState();
 
 /** The isolate's engine: a plain object, created synchronously; its wasm instances load inside its lock. */
 function engine(limits: Limits): SqlEngine {
-  isolate.engine ??= SqlEngine.createLazy({ heapLimitBytes: limits.sqliteHeapBytes, resetBytes: limits.engineResetBytes });
+  // The fast lane answers warm queries on the synchronous build; the main lane (JSPI or Asyncify) waits on storage.
+  isolate.engine ??= SqlEngine.createLazy({ fastLane: true, heapLimitBytes: limits.sqliteHeapBytes, resetBytes: limits.engineResetBytes });
   return isolate.engine;
 }
 
@@ -191,6 +192,8 @@ export interface QueryOutcome {
   stats: FetchStats & { vfsReads: number; vmSteps: number };
   execMs: number;
   engine: string;
+  /** Which lane of the engine answered (see ExecStats.lane). */
+  lane: "fast" | "main" | "fallback";
   freshness: Freshness;
   retried: boolean;
 }
@@ -284,7 +287,8 @@ async function runOnSnapshot(...[env, cfg, statements, target, limits, waitUntil
         snapshot,
         stats: { ...stats, vfsReads: r.stats.vfsReads, vmSteps: r.stats.vmSteps },
         execMs: Date.now() - t0,
-        engine: eng.build,
+        engine: r.stats.lane === "fast" ? "sync" : eng.build,
+        lane: r.stats.lane ?? "main",
         freshness: snapshot.held.freshness,
         retried,
       };
@@ -342,6 +346,8 @@ export function isolateStats(): Record<string, number> {
     engineReplacements: isolate.engine?.replacements ?? 0,
     engineResets: isolate.engine?.resets ?? 0,
     engineAbandoned: isolate.engine?.abandoned ?? 0,
+    fastLaneHits: isolate.engine?.fastLaneStats.hits ?? 0,
+    fastLaneMisses: isolate.engine?.fastLaneStats.misses ?? 0,
     timeTravelIndexBytes: isolate.timeTravel.byteLength,
   };
 }

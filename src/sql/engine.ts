@@ -2,7 +2,17 @@
  * @module
  * SqlEngine: read-only SQL over a {@link PageSource} snapshot, in wa-sqlite.
  *
- * - A small pool of wasm instances ("slots", default 2), each used by one
+ * - Fast lane (option `fastLane`): a call first runs on an instance of the
+ *   synchronous build over a memory-only VFS. Every page in memory (the
+ *   isolate-warm case), it never suspends and runs at the speed of wa-sqlite
+ *   over an in-memory database, whatever the suspending build costs. The
+ *   first page not in memory ends the attempt (nothing of it is kept:
+ *   results are only returned whole) and the call runs again on the main
+ *   lane, which awaits storage. A busy fast lane is skipped, never waited
+ *   for, so a warm query never queues behind a cold one. The repeat runs
+ *   with a fresh step budget: a call's CPU is at most twice its budget.
+ * - Main lane: a small pool of wasm instances of a suspending build (JSPI or
+ *   Asyncify; "slots", default 2, 1 with a fast lane), each used by one
  *   call at a time; the second is only loaded when two calls run at once.
  *   It pays when calls wait on storage: in bench/engine-pool.workerd.ts, 12
  *   concurrent queries on 4 databases with a latency per cold page ran
@@ -31,12 +41,11 @@
  *   a retry), else SQL_ENGINE_RESET; the next call gets a fresh instance.
  */
 
-import { Grant, FairLock } from "../sync/fair-lock.ts";
-import { assertPageSourceShape, type PageSource } from "../vfs/page-source.ts";
+import { FastLaneMiss } from "./errors.ts";
+import type { PageSource } from "../vfs/page-source.ts";
+import { assertPageSourceShape } from "../vfs/page-source.ts";
 import { chooseBuild, type SqliteBuild, type SqliteWasmProvider } from "../vfs/sqlite-module.ts";
-import { SqlError } from "./errors.ts";
-import { newExecContext } from "./exec-guards.ts";
-import { EngineInstance } from "./instance.ts";
+import { Lane } from "./lane.ts";
 import type { ExecLimits, ExecResult, StatementInput } from "./types.ts";
 
 export { SqlError, type SqlErrorCode } from "./errors.ts";
@@ -44,7 +53,6 @@ export type { ExecLimits, ExecResult, ExecStats, SqlParam, SqlValue, StatementIn
 
 const DEFAULT_MAX_CONNECTIONS = 4;
 const DEFAULT_MAX_QUEUED = 32;
-const DEFAULT_INSTANCES = 2;
 /** Default SQLite heap per instance: with the default reset size, engine + caches + index fit 128 MB. */
 export const DEFAULT_HEAP_LIMIT_BYTES = 24 * 1024 * 1024;
 export const DEFAULT_RESET_BYTES = 48 * 1024 * 1024;
@@ -55,17 +63,19 @@ const WARM_UP_MS = 60_000;
 const MAX_DB_NAME_LENGTH = 256;
 
 export interface SqlEngineOptions {
-  /** Force a wa-sqlite build (tests); default: JSPI when available, else Asyncify. */
-  build?: SqliteBuild;
+  /** Force the main lane's build (tests); default: JSPI when available, else Asyncify. */
+  build?: Exclude<SqliteBuild, "sync">;
+  /** Run calls on the synchronous build first (see the module notes). Default off; the Worker turns it on. */
+  fastLane?: boolean;
   /** Open connections kept per instance (LRU); they share a quarter of the heap as page cache. */
   maxConnections?: number;
   /** Where wa-sqlite's loader and wasm come from; default: the workerd provider (the CLI passes a Node one). */
   wasm?: SqliteWasmProvider;
   /** SQLite hard heap limit per instance, bytes (SQL_MEMORY_LIMIT beyond). Default 24 MiB. */
   heapLimitBytes?: number;
-  /** wasm memory budget of all instances, bytes: one past its share (resetBytes / instances) is replaced after its call. Default 48 MiB. */
+  /** wasm memory budget of all instances (fast lane included), bytes: one past its share is replaced after its call. Default 48 MiB. */
   resetBytes?: number;
-  /** wasm instances (each a slot of the lock), loaded on first use. Default 2. */
+  /** Main-lane wasm instances (each a slot of the lock), loaded on first use. Default 2, or 1 with a fast lane. */
   instances?: number;
   /** Grace past a holder's deadline before its slot is taken back, ms. Default 10 s. */
   stallGraceMs?: number;
@@ -96,34 +106,30 @@ function validateLimits(limits: ExecLimits): void {
 }
 
 export class SqlEngine {
+  /** The main lane's (suspending) build. */
   readonly build: SqliteBuild;
-  readonly #wasm: SqliteWasmProvider | undefined;
-  readonly #maxConnections: number;
-  readonly #heapLimitBytes: number;
-  /** Per instance: the pool's budget divided by its size. */
-  readonly #resetBytes: number;
-  readonly #graceMs: number;
-  readonly #lock: FairLock;
-  /** The instance of each slot; null until its first holder creates it, or after it was discarded. */
-  readonly #slots: (EngineInstance | null)[];
-  /** The grant using each slot's instance right now (set by the holder, cleared by it if still its own). */
-  readonly #users: (Grant | null)[];
-  #generation = 0;
-  #resets = 0;
-  #replacements = 0;
-  #abandoned = 0;
+  readonly #main: Lane;
+  readonly #fast: Lane | null;
+  #fastHits = 0;
+  #fastMisses = 0;
 
   private constructor(options: SqlEngineOptions) {
+    if ((options.build as SqliteBuild | undefined) === "sync") {
+      throw new RangeError('the main lane needs a build that can suspend; the "sync" build is the fast lane\'s (fastLane: true)');
+    }
     this.build = chooseBuild(options.build);
-    this.#wasm = options.wasm;
-    this.#maxConnections = Math.max(1, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
-    this.#heapLimitBytes = options.heapLimitBytes ?? DEFAULT_HEAP_LIMIT_BYTES;
-    const slots = Math.max(1, Math.floor(options.instances ?? DEFAULT_INSTANCES));
-    this.#resetBytes = (options.resetBytes ?? DEFAULT_RESET_BYTES) / slots;
-    this.#graceMs = options.stallGraceMs ?? DEFAULT_STALL_GRACE_MS;
-    this.#slots = Array.from({ length: slots }, () => null);
-    this.#users = Array.from({ length: slots }, () => null);
-    this.#lock = new FairLock(slots, (slot) => this.#onAbandon(slot));
+    const fast = options.fastLane === true;
+    const instances = Math.max(1, Math.floor(options.instances ?? (fast ? 1 : 2)));
+    const shared = {
+      wasm: options.wasm,
+      heapLimitBytes: options.heapLimitBytes ?? DEFAULT_HEAP_LIMIT_BYTES,
+      maxConnections: Math.max(1, options.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
+      // One budget for every instance of both lanes.
+      resetBytes: (options.resetBytes ?? DEFAULT_RESET_BYTES) / (instances + (fast ? 1 : 0)),
+      stallGraceMs: options.stallGraceMs ?? DEFAULT_STALL_GRACE_MS,
+    };
+    this.#main = new Lane({ ...shared, build: this.build, instances });
+    this.#fast = fast ? new Lane({ ...shared, build: "sync", instances: 1 }) : null;
   }
 
   /** An engine whose instances are created by their first caller, inside the lock (synchronous: nothing to share). */
@@ -131,42 +137,48 @@ export class SqlEngine {
     return new SqlEngine(options);
   }
 
-  /** An engine with its first instance loaded, so load errors surface here. */
+  /** An engine with its first instance(s) loaded, so load errors surface here. */
   static async create(options: SqlEngineOptions = {}): Promise<SqlEngine> {
     const engine = new SqlEngine(options);
     const deadline = Date.now() + WARM_UP_MS;
-    const grant = await engine.#acquire(deadline, 0);
-    try {
-      await engine.#instanceFor(grant);
-    } finally {
-      grant.release();
-    }
+    await engine.#main.warmUp(deadline);
+    await engine.#fast?.warmUp(deadline);
     return engine;
+  }
+
+  /** True when calls try the fast lane first. */
+  get fastLane(): boolean {
+    return this.#fast !== null;
+  }
+
+  /** Calls answered by the fast lane / run again on the main lane after a miss there. */
+  get fastLaneStats(): { hits: number; misses: number } {
+    return { hits: this.#fastHits, misses: this.#fastMisses };
   }
 
   /** Instances thrown away after a wasm trap (stack overflow included). */
   get resets(): number {
-    return this.#resets;
+    return this.#main.resets + (this.#fast?.resets ?? 0);
   }
 
-  /** Instances replaced because their wasm memory grew past `resetBytes`. */
+  /** Instances replaced because their wasm memory grew past their share of `resetBytes`. */
   get replacements(): number {
-    return this.#replacements;
+    return this.#main.replacements + (this.#fast?.replacements ?? 0);
   }
 
   /** Holders presumed dead (stalled past deadline + grace) whose slot was taken back. */
   get abandoned(): number {
-    return this.#abandoned;
+    return this.#main.abandoned + (this.#fast?.abandoned ?? 0);
   }
 
   /** wasm memory of the live instances, bytes. */
   get memoryBytes(): number {
-    return this.#slots.reduce((n, inst) => n + (inst?.memoryBytes ?? 0), 0);
+    return this.#main.memoryBytes + (this.#fast?.memoryBytes ?? 0);
   }
 
   /** Calls holding or waiting for the engine. */
   get queueLength(): number {
-    return this.#lock.held + this.#lock.waiting;
+    return this.#main.queueLength + (this.#fast?.queueLength ?? 0);
   }
 
   /** Runs every statement against the same PageSource (one snapshot), serialized with other calls on its instance. */
@@ -178,62 +190,24 @@ export class SqlEngine {
       throw new TypeError("statements must be an array of { sql: string, params? }");
     }
     const deadline = limits.deadline ?? Date.now() + limits.timeoutMs;
-    const grant = await this.#acquire(deadline, limits.maxQueued ?? DEFAULT_MAX_QUEUED);
-    try {
-      const inst = await this.#instanceFor(grant);
-      this.#users[grant.slot] = grant;
+    let lane: "main" | "fallback" = "main";
+    // Without pageIfReady nothing is ever "in memory": the fast lane could only miss.
+    if (this.#fast !== null && source.pageIfReady !== undefined) {
       try {
-        return await inst.run(dbName, source, statements, newExecContext(limits, deadline, this.#heapLimitBytes));
-      } finally {
-        if (this.#users[grant.slot] === grant) this.#users[grant.slot] = null;
-        this.#afterCall(grant.slot, inst);
+        const fast = await this.#fast.run(dbName, source, statements, limits, deadline, { maxQueued: 0, skipIfBusy: true });
+        if (fast !== null) {
+          this.#fastHits++;
+          return { results: fast.results, stats: { ...fast.stats, lane: "fast" } };
+        }
+      } catch (error) {
+        if (!(error instanceof FastLaneMiss)) throw error;
+        this.#fastMisses++;
+        lane = "fallback";
       }
-    } finally {
-      grant.release();
     }
-  }
-
-  #acquire(deadline: number, maxQueued: number): Promise<Grant> {
-    return this.#lock.acquire({
-      deadline,
-      staleAt: deadline + this.#graceMs,
-      maxQueued,
-      onTimeout: () => new SqlError("SQL_TIMEOUT", "query timed out waiting for the engine (other queries held it until the deadline)"),
-      onBusy: () => new SqlError("ENGINE_BUSY", `the engine is busy: ${maxQueued} queries are already waiting; retry shortly`),
-    });
-  }
-
-  /** The slot's instance, created by this holder if there is none. */
-  async #instanceFor(grant: Grant): Promise<EngineInstance> {
-    const existing = this.#slots[grant.slot];
-    if (existing) return existing;
-    const inst = await EngineInstance.create(
-      { build: this.build, wasm: this.#wasm, heapLimitBytes: this.#heapLimitBytes, maxConnections: this.#maxConnections },
-      ++this.#generation,
-    );
-    // A holder that stalled while loading lost its slot: its instance must not replace the new holder's.
-    if (!grant.live) throw new SqlError("SQL_TIMEOUT", "query timed out while the engine was loading");
-    this.#slots[grant.slot] = inst;
-    return inst;
-  }
-
-  /** After a call: drop a trapped instance, or one whose memory grew too big. Only ever the caller's own. */
-  #afterCall(slot: number, inst: EngineInstance): void {
-    if (this.#slots[slot] !== inst) return;
-    if (inst.broken !== null) {
-      this.#slots[slot] = null;
-      this.#resets++;
-    } else if (inst.memoryBytes > this.#resetBytes) {
-      this.#slots[slot] = null;
-      this.#replacements++;
-    }
-  }
-
-  /** The lock took a stalled holder's slot back: its instance may be suspended mid-stack, so it goes. */
-  #onAbandon(slot: number): void {
-    if (this.#users[slot] === null) return;
-    this.#users[slot] = null;
-    this.#slots[slot] = null;
-    this.#abandoned++;
+    const result = await this.#main.run(dbName, source, statements, limits, deadline, { maxQueued: limits.maxQueued ?? DEFAULT_MAX_QUEUED });
+    // Only a fast-lane call may skip; the main lane waits or throws.
+    if (result === null) throw new Error("main lane returned no result");
+    return { results: result.results, stats: { ...result.stats, lane } };
   }
 }

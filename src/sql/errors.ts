@@ -84,3 +84,15 @@ export function prepareErrorCode(message: string): "SQL_TOO_COMPLEX" | "SQL_SYNT
   if (TOO_COMPLEX.test(message)) return "SQL_TOO_COMPLEX";
   return SYNTAX.test(message) ? "SQL_SYNTAX" : "SQL_ERROR";
 }
+
+/**
+ * Internal to the engine, never seen by callers: a fast-lane attempt read a
+ * page that was not in memory, so its outcome (result or error) is thrown
+ * away and the call runs again on the main lane.
+ */
+export class FastLaneMiss extends Error {
+  constructor() {
+    super("the fast lane needed a page that was not in memory");
+    this.name = "FastLaneMiss";
+  }
+}

@@ -16,7 +16,7 @@ import { LtxVfs } from "../vfs/ltx-vfs.ts";
 import type { PageSource } from "../vfs/page-source.ts";
 import { type SqliteBuild, type SqliteInstance, type SqliteWasmProvider, instantiateSqlite, limitHeap } from "../vfs/sqlite-module.ts";
 import { readOnlyDenial } from "./authorizer.ts";
-import { SqlError } from "./errors.ts";
+import { FastLaneMiss, SqlError } from "./errors.ts";
 import { type ExecContext, isForeignError, mapSqliteError, progressVerdict, resetError, sqliteCodeOf, timeoutError } from "./exec-guards.ts";
 import type { ExecResult, SqlValue, StatementInput, StatementResult } from "./types.ts";
 import { bindParams, columnsSize, readColumn } from "./values.ts";
@@ -66,7 +66,8 @@ export class EngineInstance {
     this.heapLimitBytes = options.heapLimitBytes;
     this.#maxConnections = options.maxConnections;
     this.#cacheKiB = Math.max(64, Math.floor(options.heapLimitBytes / 4 / options.maxConnections / 1024));
-    this.#vfs = new LtxVfs(sqlite.module);
+    // The synchronous build cannot suspend: its VFS answers from memory or misses.
+    this.#vfs = new LtxVfs(sqlite.module, { memoryOnly: sqlite.build === "sync" });
     sqlite.sqlite3.vfs_register(this.#vfs, false);
   }
 
@@ -111,6 +112,8 @@ export class EngineInstance {
       } finally {
         if (this.#active === ctx) this.#active = null;
       }
+      // A miss (memory-only VFS) voids the attempt, whatever SQLite made of the IOERR.
+      if (this.#vfs.missed(dbName)) throw new FastLaneMiss();
       // A failed read must never be hidden behind a result, even if SQLite carried on.
       const late = this.#vfs.takeError(dbName);
       if (late) {
@@ -133,6 +136,8 @@ export class EngineInstance {
   async #settleFailure(dbName: string, error: unknown): Promise<unknown> {
     if (isForeignError(error)) return this.#trap(error);
     if (this.#broken !== null) return error;
+    // The connection stays: a miss is not its fault, and its page cache is the fast lane's best asset.
+    if (this.#vfs.missed(dbName)) return new FastLaneMiss();
     const kept = this.#vfs.takeError(dbName);
     if (kept) {
       await this.#dropConnection(dbName);

@@ -77,6 +77,12 @@ export interface ExecStats {
   vfsReads: number;
   /** SQLite VM steps the call took (to PROGRESS_OPS resolution): deduct it to share one budget over several calls. */
   vmSteps: number;
+  /**
+   * Where the call ran (set by the engine): "fast" — the synchronous build,
+   * every page in memory; "main" — a suspending build; "fallback" — the fast
+   * lane met a page not in memory, and the call ran again on the main lane.
+   */
+  lane?: "fast" | "main" | "fallback";
 }
 
 export interface ExecResult {

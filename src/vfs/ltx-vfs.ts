@@ -9,6 +9,15 @@
  * not exist (xAccess says so, xOpen refuses them), and nothing is ever written.
  * Errors thrown by the source are kept so the engine can rethrow the original
  * error (with its `code`) instead of SQLite's generic SQLITE_IOERR.
+ *
+ * Two modes, one per kind of wa-sqlite build:
+ * - suspending (JSPI, Asyncify): a read of pages in memory answers at once, a
+ *   miss awaits the source;
+ * - memory-only (the synchronous build, the engine's fast lane): a read can
+ *   only answer from memory. A miss answers SQLITE_IOERR_READ and is noted
+ *   ({@link LtxVfs.missed}): the engine then throws the attempt away and runs
+ *   the query again on a suspending build. Never SQLITE_IOERR_SHORT_READ for
+ *   a miss: SQLite would take that as zeros past EOF and carry on.
  */
 
 import { FacadeVFS } from "@journeyapps/wa-sqlite/src/FacadeVFS.js";
@@ -31,6 +40,15 @@ interface Pin {
   readonly stats: VfsStats;
   /** First error thrown while serving this pin, if any. */
   failure: { error: unknown } | null;
+  /** Memory-only mode: a read found a page not in memory (the attempt must be run again elsewhere). */
+  missed: boolean;
+}
+
+export interface LtxVfsOptions {
+  /** VFS name registered with SQLite. Default "ltx". */
+  name?: string;
+  /** Memory-only mode, for the synchronous build: reads never await (see the module notes). */
+  memoryOnly?: boolean;
 }
 
 /**
@@ -49,8 +67,12 @@ export class LtxVfs extends FacadeVFS {
   /** Open sqlite3_file pointers → the file name they were opened with. */
   readonly #files = new Map<number, string>();
 
-  constructor(module: object, name: string = LTX_VFS_NAME) {
-    super(name, module);
+  /** True for the synchronous build: see the module notes. */
+  readonly memoryOnly: boolean;
+
+  constructor(module: object, options: LtxVfsOptions = {}) {
+    super(options.name ?? LTX_VFS_NAME, module);
+    this.memoryOnly = options.memoryOnly ?? false;
     // Database names are caller-chosen; the default of 64 bytes is tight.
     this.mxPathname = 512;
   }
@@ -58,7 +80,7 @@ export class LtxVfs extends FacadeVFS {
   /** Serve `fileName` from `source` until {@link unpin}; resets stats and the kept error. */
   pin(fileName: string, source: PageSource): void {
     assertPageSourceShape(source);
-    this.#pins.set(fileName, { source, stats: { pagesRead: 0, vfsReads: 0 }, failure: null });
+    this.#pins.set(fileName, { source, stats: { pagesRead: 0, vfsReads: 0 }, failure: null, missed: false });
   }
 
   /** Forget the source, so a finished query can never touch it again. */
@@ -81,9 +103,18 @@ export class LtxVfs extends FacadeVFS {
     return failure;
   }
 
-  /** Only xRead awaits; declaring it explicitly avoids relying on AsyncFunction detection after transpiling. */
+  /** True when a read of the current pin found a page not in memory (memory-only mode). */
+  missed(fileName: string): boolean {
+    return this.#pins.get(fileName)?.missed ?? false;
+  }
+
+  /**
+   * Only xRead awaits, and only in suspending mode (the synchronous build
+   * refuses async methods); declared explicitly rather than relying on
+   * AsyncFunction detection after transpiling.
+   */
   override hasAsyncMethod(methodName: string): boolean {
-    return methodName === "xRead";
+    return !this.memoryOnly && methodName === "xRead";
   }
 
   override getFilename(pFile: number): string {
@@ -126,13 +157,15 @@ export class LtxVfs extends FacadeVFS {
    * that calls back at once: Asyncify's handleAsync (`startAsync().then(wakeUp)`)
    * then wakes up before it would unwind, so the wasm stack is never unwound
    * and rewound for a cache hit. (JSPI's glue awaits whatever it gets, which
-   * suspends cheaply.) Only a miss returns a real Promise.
+   * suspends cheaply.) Only a miss returns a real Promise. In memory-only
+   * mode the answer is a plain number, and a miss is IOERR_READ.
    */
-  override jRead(pFile: number, pData: Uint8Array, iOffset: number): Promise<number> {
+  override jRead(pFile: number, pData: Uint8Array, iOffset: number): Promise<number> | number {
     const pin = this.#pinOf(pFile);
+    const now = this.memoryOnly ? (rc: number): number => rc : settled;
     if (!pin) {
       pData.fill(0);
-      return settled(VFS.SQLITE_IOERR_READ);
+      return now(VFS.SQLITE_IOERR_READ);
     }
     pin.stats.vfsReads++;
     const count = () => {
@@ -140,10 +173,15 @@ export class LtxVfs extends FacadeVFS {
     };
     try {
       const rc = readRangeIfReady(pin.source, pData, iOffset, count);
-      if (rc !== null) return settled(rc);
+      if (rc !== null) return now(rc);
     } catch (error) {
       pin.failure ??= { error };
-      return settled(VFS.SQLITE_IOERR_READ);
+      return now(VFS.SQLITE_IOERR_READ);
+    }
+    if (this.memoryOnly) {
+      pin.missed = true;
+      pData.fill(0);
+      return VFS.SQLITE_IOERR_READ;
     }
     return readRange(pin.source, pData, iOffset, count).catch((error: unknown) => {
       pin.failure ??= { error };

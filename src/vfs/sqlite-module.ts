@@ -3,8 +3,10 @@
  * Loads wa-sqlite (@journeyapps/wa-sqlite) instances, in workerd or Node,
  * and caps their SQLite heap.
  *
- * - Build choice: the JSPI build when `WebAssembly.Suspending` exists (about
- *   1.4× faster than Asyncify for the same VFS), else the Asyncify build.
+ * - Build choice for reads that may wait on storage: the JSPI build when
+ *   `WebAssembly.Suspending` exists (about 1.4× faster than Asyncify for the
+ *   same VFS), else the Asyncify build. The synchronous build (no suspension
+ *   machinery, the fastest of the three) serves the engine's fast lane.
  * - Where the loader and the compiled module come from is a
  *   {@link SqliteWasmProvider}: by default the workerd one (wasm-workerd.ts,
  *   static `.wasm` imports, loaded with a dynamic import so Node never sees
@@ -18,7 +20,12 @@
 
 import * as SQLite from "@journeyapps/wa-sqlite";
 
-export type SqliteBuild = "jspi" | "asyncify";
+/**
+ * "jspi" and "asyncify" can suspend in a VFS call (a read awaits storage);
+ * "sync" cannot, and is the fastest: the engine's fast lane runs it over a
+ * memory-only VFS and hands a query that misses to a suspending build.
+ */
+export type SqliteBuild = "jspi" | "asyncify" | "sync";
 
 /** An Emscripten module factory: resolves to the initialised module object. */
 export type SqliteModuleFactory = (config?: object) => Promise<unknown>;
@@ -62,7 +69,7 @@ export function jspiSupported(): boolean {
   return typeof Reflect.get(WebAssembly, "Suspending") === "function";
 }
 
-/** Resolves the build to use: the requested one, else JSPI when supported. */
+/** Resolves the suspending build to use: the requested one, else JSPI when supported. */
 export function chooseBuild(requested?: SqliteBuild): SqliteBuild {
   if (requested === "jspi" && !jspiSupported()) {
     throw new Error("the JSPI build was requested but WebAssembly.Suspending is not available");
