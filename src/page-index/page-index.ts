@@ -255,6 +255,11 @@ export class PageIndex {
     return this.lookup(pgno);
   }
 
+  /** {@link lookup}: the whole index is in memory, so always known at once. */
+  locateNow(pgno: number): PageRef | null {
+    return this.lookup(pgno);
+  }
+
   /** File id of a page, 0 when absent (cheap; for run detection). */
   fileIdOf(pgno: number): number {
     return pgno >= 1 && pgno <= this.commit ? (this.fileIds[pgno] ?? 0) : 0;

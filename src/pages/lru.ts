@@ -31,6 +31,11 @@ export class ByteLru<V extends { byteLength: number }> {
     return v;
   }
 
+  /** Presence, without making the entry recent. */
+  has(key: string): boolean {
+    return this.map.has(key);
+  }
+
   set(key: string, value: V): void {
     if (value.byteLength > this.maxBytes) return;
     const old = this.map.get(key);

@@ -8,17 +8,15 @@
  *    bounded in bytes, shared by all queries of the isolate;
  * 2. the Cache API (`caches.default`), per colo, in aligned blocks of
  *    {@link CACHE_BLOCK_SEGMENTS} segments (one put and one match per
- *    256 KiB, so a scan's puts fit its subrequest budget) — keys are
- *    synthetic and immutable (database, object key, ETag, admission epoch,
- *    block size, block number): LTX files never change under an ETag, so
- *    nothing is invalidated; a file the Durable Object re-admits after it
- *    failed verification gets a new epoch, so bytes cached before are
- *    unreachable;
+ *    256 KiB, so a scan's puts fit its subrequest budget), under immutable
+ *    keys (edge-tier.ts);
  * 3. one storage range read per run of missing neighbouring segments,
- *    widened to whole cache blocks; runs grow while access is sequential
- *    (capped at 1 MiB), and once a scan runs
- *    at full length the next run is fetched while SQLite works through the
- *    current one; independent runs are fetched in parallel (at most 6
+ *    widened to whole cache blocks (run-plan.ts); runs grow while access is
+ *    sequential (capped at 1 MiB), and once a scan runs at full length the
+ *    next run is fetched while SQLite works through the current one; a
+ *    query's second miss in one 1 MiB region reads the rest of the region
+ *    and the frames after each page it reads there are decoded ahead
+ *    (frame-walk.ts); independent runs are fetched in parallel (at most 6
  *    connections).
  *
  * A page is decoded from the segment bytes that hold its frame (a frame may
@@ -30,9 +28,8 @@
  * delete) is a subrequest on Cloudflare, so all of them count toward the
  * query's `maxStorageRequests` (its subrequest budget). Storage reads fail the
  * query when it is spent; Cache API operations are optional and are skipped
- * instead: matches and puts use only the first half of the budget (a match
- * also needs room for the storage read a miss leads to), so storage reads
- * always have the second half; read-ahead leaves demand reads a reserve.
+ * instead (edge-tier.ts), so storage reads always have the second half of
+ * the budget; read-ahead leaves demand reads a reserve.
  */
 import { concatBytes } from "../ltx/bytes.ts";
 import { LtxError } from "../ltx/errors.ts";
@@ -42,19 +39,19 @@ import { StorageError, type ObjectStore } from "../replica/types.ts";
 import type { PageSource } from "../vfs/page-source.ts";
 import { type IsolateCaches, pageKey, segKey } from "./isolate-caches.ts";
 import { DEMAND_RESERVE, type FetchStats, FetchLimitError, newFetchStats, subrequests } from "./stats.ts";
+import { CACHE_BLOCK_SEGMENTS, EdgeTier, SEGMENT_BYTES, blockOf } from "./edge-tier.ts";
+import { decodeAhead } from "./frame-walk.ts";
+import { planRuns } from "./run-plan.ts";
 
-/** Segment size: the unit of caching and of the smallest storage read. */
-export const SEGMENT_BYTES = 64 * 1024;
 /** Largest single storage read while scanning sequentially. */
 export const MAX_RUN_BYTES = 1024 * 1024;
+/** Most pages one read decodes ahead in a region read densely (a region holds at most a few hundred). */
+const MAX_DECODE_AHEAD = 512;
 /** Parallel storage reads per query (Workers allow 6 open connections). */
 export const MAX_PARALLEL = 6;
-/** Segments per Cache API entry: reads are widened to whole blocks so each block is put whole. */
-export const CACHE_BLOCK_SEGMENTS = 4;
-const BLOCK_BYTES = CACHE_BLOCK_SEGMENTS * SEGMENT_BYTES;
-const blockOf = (seg: number) => Math.floor(seg / CACHE_BLOCK_SEGMENTS);
 
 export { IsolateCaches } from "./isolate-caches.ts";
+export { CACHE_BLOCK_SEGMENTS, SEGMENT_BYTES, edgeCacheUrl } from "./edge-tier.ts";
 export { DEMAND_RESERVE, type FetchStats, FetchLimitError, newFetchStats, subrequests } from "./stats.ts";
 
 /** An LTX file pages are read from (as the index names it). */
@@ -78,6 +75,8 @@ export interface PageLocator {
   readonly commit: number;
   readonly txid: number;
   locate(pgno: number): PageLocation | null | Promise<PageLocation | null>;
+  /** The same answer when known without loading anything, else undefined. Optional: without it nothing is decoded ahead. */
+  locateNow?(pgno: number): PageLocation | null | undefined;
 }
 
 /** Per-file state key: a file version as the index names it. */
@@ -102,12 +101,6 @@ export interface FetcherOptions {
   waitUntil?: (p: Promise<unknown>) => void;
 }
 
-/** The Cache API key of a block of segments: synthetic, immutable, never served to users; the epoch as in the isolate's segment keys. */
-export function edgeCacheUrl(db: string, file: LtxFileRef, block: number): string {
-  const etag = file.etag.replace(/"/g, "");
-  return `https://ltx-edge.cache/v2/${encodeURIComponent(db)}/${encodeURIComponent(file.key)}/${encodeURIComponent(etag)}/${file.epoch}/${BLOCK_BYTES}/${block}`;
-}
-
 /** A PageSource over one immutable index snapshot. */
 export class IndexPageSource implements PageSource {
   readonly pageSize: number;
@@ -127,6 +120,11 @@ export class IndexPageSource implements PageSource {
   private readonly ahead = new Map<string, Promise<Uint8Array | null>>();
   /** First segment of each run fetched ahead → the run's end, to keep the pipeline one run ahead. */
   private readonly aheadRuns = new Map<string, { file: LtxFileRef; end: number }>();
+  /** Regions (file, aligned MAX_RUN_BYTES) this query has read from storage, and those it read twice or more. */
+  private readonly regions = new Set<string>();
+  private readonly dense = new Set<string>();
+
+  private readonly edge: EdgeTier;
 
   constructor(locator: PageLocator, opts: FetcherOptions) {
     this.locator = locator;
@@ -135,6 +133,14 @@ export class IndexPageSource implements PageSource {
     this.pageCount = locator.commit;
     this.txid = locator.txid;
     this.stats = opts.stats ?? newFetchStats();
+    this.edge = new EdgeTier({
+      db: opts.db,
+      cache: opts.edgeCache,
+      caches: opts.caches,
+      stats: this.stats,
+      budget: opts.maxStorageRequests,
+      waitUntil: opts.waitUntil,
+    });
   }
 
   /** A decoded page already in the isolate, found without awaiting (a warm chunk, a page-cache hit); else null. */
@@ -181,15 +187,11 @@ export class IndexPageSource implements PageSource {
     } catch (e) {
       // Never keep bytes that failed to decode, in the isolate or in the Cache API.
       for (let s = first; s <= last; s++) this.opts.caches.segments.delete(segKey(this.opts.db, file, s));
-      for (let b = blockOf(first); b <= blockOf(last); b++) {
-        const cache = this.opts.edgeCache;
-        if (!cache || !this.takeCacheOp(0)) continue;
-        const del = cache.delete(edgeCacheUrl(this.opts.db, file, b)).catch(() => false);
-        if (this.opts.waitUntil) this.opts.waitUntil(del);
-      }
+      this.edge.forget(file, blockOf(first), blockOf(last));
       throw e;
     }
     this.opts.caches.pages.set(key, page);
+    this.decodeAhead(ref);
     return page;
   }
 
@@ -211,7 +213,7 @@ export class IndexPageSource implements PageSource {
     // One Cache API match per block that holds missing segments; a hit fills the isolate cache with the whole block.
     const blocks = [...new Set(missing.map(blockOf))];
     const fromEdge = new Map<number, Uint8Array>();
-    for (const got of await Promise.all(blocks.map((b) => this.edgeGet(file, b)))) if (got) for (const [s, seg] of got) fromEdge.set(s, seg);
+    for (const got of await Promise.all(blocks.map((b) => this.edge.get(file, b)))) if (got) for (const [s, seg] of got) fromEdge.set(s, seg);
     const toFetch: number[] = [];
     for (const s of missing) {
       const b = fromEdge.get(s);
@@ -256,7 +258,7 @@ export class IndexPageSource implements PageSource {
     const into = new Map<number, Uint8Array>();
     const landed = (async (): Promise<boolean> => {
       // Another isolate may have put this run in the Cache API: then it costs no storage request.
-      if (await this.edgeGet(file, blockOf(from))) return false;
+      if (await this.edge.get(file, blockOf(from))) return false;
       await this.fetchRun(file, from, end, into);
       return true;
     })();
@@ -284,95 +286,78 @@ export class IndexPageSource implements PageSource {
   }
 
   /**
-   * Counts `n` Cache API operations if the budget has room for them plus
-   * `reserve` more requests; otherwise counts them as skipped.
-   */
-  private takeCacheOp(reserve: number, limit = this.opts.maxStorageRequests): boolean {
-    if (subrequests(this.stats) + 1 + reserve > limit) {
-      this.stats.cacheOpsSkipped++;
-      return false;
-    }
-    this.stats.cacheOps++;
-    return true;
-  }
-
-  /** A block from the Cache API, split into its segments (also put in the isolate cache), or null. */
-  private async edgeGet(file: LtxFileRef, block: number): Promise<Map<number, Uint8Array> | null> {
-    const cache = this.opts.edgeCache;
-    // A match is worth it only with room left for the storage read a miss leads to, and only in
-    // the first half of the budget (as puts): the second half is kept for storage reads, so a query
-    // whose blocks no colo has cached (a cold scattered read) is not failed by its own lookups.
-    if (!cache || !this.takeCacheOp(1, Math.floor(this.opts.maxStorageRequests / 2))) return null;
-    try {
-      const res = await cache.match(edgeCacheUrl(this.opts.db, file, block));
-      if (!res) return null;
-      const b = new Uint8Array(await res.arrayBuffer());
-      const start = block * BLOCK_BYTES;
-      if (b.length !== Math.min(BLOCK_BYTES, file.size - start)) return null;
-      const segs = new Map<number, Uint8Array>();
-      for (let o = 0; o < b.length; o += SEGMENT_BYTES) {
-        const s = block * CACHE_BLOCK_SEGMENTS + o / SEGMENT_BYTES;
-        const seg = b.slice(o, Math.min(b.length, o + SEGMENT_BYTES));
-        segs.set(s, seg);
-        this.opts.caches.segments.set(segKey(this.opts.db, file, s), seg);
-      }
-      return segs;
-    } catch {
-      return null; // the cache is an optimisation; storage is the truth
-    }
-  }
-
-  /**
    * Fetches the given segments (plus read-ahead when access is sequential)
    * in runs of contiguous segments, in parallel, and caches them.
    */
   private async fetchSegments(file: LtxFileRef, segs: number[]): Promise<Map<number, Uint8Array>> {
-    const lastSeg = Math.floor((file.size - 1) / SEGMENT_BYTES);
     const maxRun = MAX_RUN_BYTES / SEGMENT_BYTES;
-    // Read-ahead: a miss at or shortly after the end of the previous run (a
-    // scan stepping over pages of another b-tree) continues that run from
-    // where it ended, gap included, at double the length.
-    const seq = this.nextSeg.get(fileId(file));
-    const first = segs[0] as number;
-    const sequential = seq !== undefined && first >= seq.seg && first <= seq.seg + seq.run;
-    const from = sequential ? seq.seg : first;
-    const runLen = sequential ? Math.min(maxRun, seq.run * 2) : 1;
-    const wanted = new Set(segs);
-    let end = Math.max(segs[segs.length - 1] as number, Math.min(lastSeg, from + runLen - 1));
-    for (let s = from; s <= end; s++) {
-      if (wanted.has(s)) continue;
-      if (s > first && this.opts.caches.segments.get(segKey(this.opts.db, file, s))) {
-        end = s - 1;
-        break;
-      }
-      if (!this.opts.caches.segments.get(segKey(this.opts.db, file, s))) wanted.add(s);
-    }
-    // Whole cache blocks: each block a read touches is read (and put) whole.
-    const alignDown = (x: number) => x - (x % CACHE_BLOCK_SEGMENTS);
-    const alignEnd = (x: number) => Math.min(lastSeg, alignDown(x) + CACHE_BLOCK_SEGMENTS - 1);
-    end = alignEnd(end);
-    this.nextSeg.set(fileId(file), { seg: end + 1, run: Math.max(1, end - from + 1) });
-    // Group into contiguous runs of whole blocks, at most maxRun segments each (a multiple of the block).
-    const all = [...wanted].filter((x) => x <= end || segs.includes(x)).sort((a, b) => a - b);
-    const runs: [number, number][] = [];
-    for (const s of all) {
-      const r = runs[runs.length - 1];
-      if (r && s <= r[1] + 1) r[1] = Math.max(r[1], alignEnd(s));
-      else runs.push([alignDown(s), alignEnd(s)]);
-    }
-    for (let i = 0; i < runs.length; i++) {
-      const [a, b] = runs[i] as [number, number];
-      if (b - a + 1 <= maxRun) continue;
-      runs[i] = [a, a + maxRun - 1];
-      runs.splice(i + 1, 0, [a + maxRun, b]);
-    }
+    const id = fileId(file);
+    const region = `${id}\n${Math.floor((segs[0] as number) / maxRun)}`;
+    const plan = planRuns({
+      segs,
+      lastSeg: Math.floor((file.size - 1) / SEGMENT_BYTES),
+      block: CACHE_BLOCK_SEGMENTS,
+      maxRun,
+      seq: this.nextSeg.get(id),
+      cached: (s) => this.opts.caches.segments.has(segKey(this.opts.db, file, s)),
+      denseRegion: this.regions.has(region),
+    });
+    if (this.regions.has(region)) this.dense.add(region);
+    this.regions.add(region);
+    this.nextSeg.set(id, { seg: plan.end + 1, run: Math.max(1, plan.end - plan.from + 1) });
     const result = new Map<number, Uint8Array>();
     // A scan at full speed: fetch its next run while this one is consumed.
-    if (sequential && runLen === maxRun) this.fetchAhead(file, end + 1);
-    for (let i = 0; i < runs.length; i += MAX_PARALLEL) {
-      await Promise.all(runs.slice(i, i + MAX_PARALLEL).map(([a, b]) => this.fetchRun(file, a, b, result)));
+    if (plan.sequential && plan.runLen === maxRun) this.fetchAhead(file, plan.end + 1);
+    for (let i = 0; i < plan.runs.length; i += MAX_PARALLEL) {
+      await Promise.all(plan.runs.slice(i, i + MAX_PARALLEL).map(([a, b]) => this.fetchRun(file, a, b, result)));
     }
     return result;
+  }
+
+  /**
+   * After a read in a region this query reads densely: decode the frames
+   * that follow the page while their bytes are in the isolate (frame-walk.ts).
+   */
+  private decodeAhead(ref: PageLocation): void {
+    const maxRun = MAX_RUN_BYTES / SEGMENT_BYTES;
+    const seg = Math.floor((ref.offset + ref.size) / SEGMENT_BYTES);
+    const region = Math.floor(seg / maxRun);
+    if (!this.dense.has(`${fileId(ref.file)}\n${region}`)) return;
+    const until = Math.min(ref.file.size, (region + 1) * MAX_RUN_BYTES);
+    const { db, caches } = this.opts;
+    decodeAhead(
+      {
+        pageSize: this.pageSize,
+        pageCount: this.pageCount,
+        // Never a chunk load: decoding ahead is not worth a subrequest.
+        locateNow: (pgno) => this.locator.locateNow?.(pgno) ?? null,
+        bytesAt: (offset, length) => this.bytesAt(ref.file, offset, length),
+        isDecoded: (at) => caches.pages.has(pageKey(db, at)),
+        keep: (at, page) => {
+          caches.pages.set(pageKey(db, at), page);
+          this.stats.pagesDecodedAhead++;
+        },
+      },
+      ref.file,
+      ref.offset + ref.size,
+      until,
+      MAX_DECODE_AHEAD,
+    );
+  }
+
+  /** File bytes from the isolate's segments, without awaiting; null when a segment is not there. */
+  private bytesAt(file: LtxFileRef, offset: number, length: number): Uint8Array | null {
+    const first = Math.floor(offset / SEGMENT_BYTES);
+    const last = Math.floor((offset + length - 1) / SEGMENT_BYTES);
+    const parts: Uint8Array[] = [];
+    for (let s = first; s <= last; s++) {
+      const seg = this.opts.caches.segments.get(segKey(this.opts.db, file, s));
+      if (!seg) return null;
+      parts.push(seg);
+    }
+    const joined = parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts);
+    const at = offset - first * SEGMENT_BYTES;
+    return at + length <= joined.length ? joined.subarray(at, at + length) : null;
   }
 
   /**
@@ -423,20 +408,8 @@ export class IndexPageSource implements PageSource {
       const s0 = k * CACHE_BLOCK_SEGMENTS;
       const s1 = Math.min(lastSeg, s0 + CACHE_BLOCK_SEGMENTS - 1);
       if (s0 < a || s1 > b) continue;
-      this.edgePut(file, k, bytes.slice((s0 - a) * SEGMENT_BYTES, Math.min(bytes.length, (s1 - a + 1) * SEGMENT_BYTES)));
+      this.edge.put(file, k, bytes.slice((s0 - a) * SEGMENT_BYTES, Math.min(bytes.length, (s1 - a + 1) * SEGMENT_BYTES)));
     }
-  }
-
-  private edgePut(file: LtxFileRef, block: number, bytes: Uint8Array<ArrayBuffer>): void {
-    const cache = this.opts.edgeCache;
-    // Puts are an investment in later queries: they may use only the first half of this query's budget.
-    if (!cache || !this.takeCacheOp(0, Math.floor(this.opts.maxStorageRequests / 2))) return;
-    const res = new Response(bytes, {
-      status: 200,
-      headers: { "content-type": "application/octet-stream", "cache-control": "public, max-age=31536000, immutable" },
-    });
-    const p = cache.put(edgeCacheUrl(this.opts.db, file, block), res).catch(() => undefined);
-    if (this.opts.waitUntil) this.opts.waitUntil(p);
   }
 }
 

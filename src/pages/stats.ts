@@ -13,6 +13,8 @@ export interface FetchStats {
   pagesRead: number;
   /** Pages served from the decoded-page LRU. */
   pageHits: number;
+  /** Pages decoded ahead of need in regions the query reads densely. */
+  pagesDecodedAhead: number;
   /** Segments found in the isolate cache. */
   isolateHits: number;
   /** Segments found in the Cache API. */
@@ -39,6 +41,7 @@ export function newFetchStats(): FetchStats {
   return {
     pagesRead: 0,
     pageHits: 0,
+    pagesDecodedAhead: 0,
     isolateHits: 0,
     cacheHits: 0,
     cacheMisses: 0,

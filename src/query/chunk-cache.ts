@@ -131,22 +131,33 @@ export class RootLocator {
     return this.root.txid;
   }
 
+  /** Where page `pgno` lives if its chunk is at hand; undefined (and nothing loaded) otherwise. */
+  locateNow(pgno: number): ChunkRef | null | undefined {
+    const c = this.#chunkFor(pgno);
+    return typeof c === "string" ? undefined : c === null ? null : c.get(pgno);
+  }
+
   /** Where page `pgno` lives: synchronously when its chunk is at hand, else after loading it. */
   locate(pgno: number): ChunkRef | null | Promise<ChunkRef | null> {
-    if (pgno < 1 || pgno > this.root.commit) return null;
-    const n = chunkOf(pgno);
-    const last = this.#last;
-    if (last !== null && last.chunkNo === n) return last.get(pgno);
-    const id = chunkIdOf(this.root, n);
-    if (id === null) return null;
-    const warm = this.#cache.get(id);
-    if (warm) {
-      this.#last = warm;
-      return warm.get(pgno);
-    }
-    return this.#cache.load(id, this.#src).then((v) => {
+    const c = this.#chunkFor(pgno);
+    if (typeof c !== "string") return c === null ? null : c.get(pgno);
+    return this.#cache.load(c, this.#src).then((v) => {
       this.#last = v;
       return v.get(pgno);
     });
+  }
+
+  /** The chunk holding `pgno` when at hand, null when no chunk does, else the id to load. */
+  #chunkFor(pgno: number): ChunkView | null | string {
+    if (pgno < 1 || pgno > this.root.commit) return null;
+    const n = chunkOf(pgno);
+    const last = this.#last;
+    if (last !== null && last.chunkNo === n) return last;
+    const id = chunkIdOf(this.root, n);
+    if (id === null) return null;
+    const warm = this.#cache.get(id);
+    if (!warm) return id;
+    this.#last = warm;
+    return warm;
   }
 }

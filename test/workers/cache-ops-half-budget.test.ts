@@ -37,7 +37,8 @@ test(`${BLOCKS} pages in ${BLOCKS} different cold blocks fit a budget of ${BUDGE
   }
   await bg.settled();
   const s = source.stats;
-  expect(s.storageRequests).toBe(BLOCKS);
+  // One read a block at most (fewer where the query came back to a 1 MiB region: the rest of it is read at once).
+  expect(s.storageRequests).toBeLessThanOrEqual(BLOCKS);
   expect(s.storageRequests + s.cacheOps).toBeLessThanOrEqual(BUDGET);
   // Lookups and puts stopped at half the budget and were skipped from then on.
   expect(s.cacheOps).toBeLessThanOrEqual(BUDGET / 2);
