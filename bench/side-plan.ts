@@ -45,6 +45,8 @@ export interface SideSeries {
   subrequests?: number;
   /** The subrequest budget the runs had when the default (LIMITS) one was not enough. */
   budget?: number;
+  /** Which engine lane answered the runs (ExecStats.lane), e.g. "fast" or "fallback 4, fast 1". */
+  lanes?: string;
 }
 
 /** Where an isolate-warm query's time goes (one profiled run). */

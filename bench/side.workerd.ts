@@ -100,7 +100,7 @@ async function ltxQuery(
   engine: SqlEngine,
   k: QueryKind,
   o: { connection: string; namespace: string; caches: ReturnType<typeof freshIsolateCaches>; budget?: number },
-): Promise<{ ms: number; rows: unknown[][]; stats: ReturnType<typeof workerPageSource>["stats"] }> {
+): Promise<{ ms: number; rows: unknown[][]; stats: ReturnType<typeof workerPageSource>["stats"]; lane: string }> {
   const bg = backgroundWork();
   const { source, stats } = workerPageSource(index, { db: o.namespace, store, caches: o.caches, edgeCache, waitUntil: bg.waitUntil, ...(o.budget ? { budget: o.budget } : {}) });
   const t0 = performance.now();
@@ -108,7 +108,14 @@ async function ltxQuery(
   const ms = performance.now() - t0;
   bg.waitUntil(source.settle());
   await bg.settled();
-  return { ms, rows: rowsOf(r), stats };
+  return { ms, rows: rowsOf(r), stats, lane: r.stats.lane ?? "main" };
+}
+
+/** "fast", or "fallback 4, fast 1" when the runs differ. */
+function lanesOf(runs: { lane: string }[]): string {
+  const n = new Map<string, number>();
+  for (const r of runs) n.set(r.lane, (n.get(r.lane) ?? 0) + 1);
+  return n.size === 1 ? [...n.keys()].join("") : [...n].map(([lane, c]) => `${lane} ${c}`).join(", ");
 }
 
 function series(runs: Awaited<ReturnType<typeof ltxQuery>>[], budget: number | undefined, samples = runs.map((r) => r.ms), batch = 1): SideSeries {
@@ -124,6 +131,7 @@ function series(runs: Awaited<ReturnType<typeof ltxQuery>>[], budget: number | u
     isolateHits: median(runs.map((r) => r.stats.isolateHits)),
     pageHits: median(runs.map((r) => r.stats.pageHits)),
     pagesRead: median(runs.map((r) => r.stats.pagesRead)),
+    lanes: lanesOf(runs),
   };
 }
 

@@ -59,6 +59,8 @@ export class EngineInstance {
   readonly #connections = new Map<string, Connection>();
   /** The call in progress; read by the authorizer and progress callbacks. */
   #active: ExecContext | null = null;
+  /** The connection the module's single authorizer/progress slot is installed for (see #installHooks). */
+  #hooked: number | null = null;
   #broken: unknown = null;
 
   private constructor(sqlite: SqliteInstance, options: InstanceOptions) {
@@ -188,6 +190,7 @@ export class EngineInstance {
     const conn = this.#connections.get(dbName);
     if (!conn) return;
     this.#connections.delete(dbName);
+    if (this.#hooked === conn.db) this.#hooked = null;
     try {
       await this.sqlite.sqlite3.close(conn.db);
     } catch (error) {
@@ -198,10 +201,14 @@ export class EngineInstance {
   /**
    * wa-sqlite keeps a single JS-side slot for the authorizer and for the
    * progress handler per module (setting them for one connection unregisters
-   * the previous connection's), so both are re-installed on every call. The
-   * callbacks only read `#active`, so they are right for any connection.
+   * the previous connection's), so both are re-installed whenever a call
+   * uses another connection than the last one. The callbacks only read
+   * `#active`, so they are right for any connection.
    */
   #installHooks(conn: Connection): void {
+    // Still installed for this connection from its last call: nothing to redo (a tiny query's setup).
+    if (this.#hooked === conn.db) return;
+    this.#hooked = conn.db;
     const { sqlite3 } = this.sqlite;
     sqlite3.set_authorizer(conn.db, this.#authorize, null);
     sqlite3.progress_handler(conn.db, PROGRESS_OPS, this.#progress, null);
