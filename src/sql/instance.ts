@@ -20,6 +20,7 @@ import { FastLaneMiss, SqlError } from "./errors.ts";
 import { type ExecContext, isForeignError, mapSqliteError, progressVerdict, resetError, sqliteCodeOf, timeoutError } from "./exec-guards.ts";
 import type { ExecResult, SqlValue, StatementInput, StatementResult } from "./types.ts";
 import { bindParams, columnsSize, readColumn } from "./values.ts";
+import { StatementCache } from "./statement-cache.ts";
 import { PROGRESS_OPS } from "./vm-budget.ts";
 
 export interface InstanceOptions {
@@ -34,7 +35,12 @@ export interface InstanceOptions {
 interface Connection {
   readonly db: number;
   readonly pageSize: number;
+  /** Statements that ran to completion, by SQL text (statement-cache.ts). */
+  readonly stmts: StatementCache;
 }
+
+/** Prepared statements kept per connection (each a few KiB of the SQLite heap). */
+const STATEMENTS_PER_CONNECTION = 32;
 
 /** Result codes after which a connection's state is not worth trusting. */
 function isConnectionSuspect(code: number): boolean {
@@ -177,7 +183,7 @@ export class EngineInstance {
       if (!isForeignError(error)) await sqlite3.close(db).catch(() => undefined);
       throw error;
     }
-    const conn: Connection = { db, pageSize };
+    const conn: Connection = { db, pageSize, stmts: new StatementCache(STATEMENTS_PER_CONNECTION) };
     this.#connections.set(dbName, conn);
     for (const oldest of this.#connections.keys()) {
       if (this.#connections.size <= this.#maxConnections) break;
@@ -192,6 +198,8 @@ export class EngineInstance {
     this.#connections.delete(dbName);
     if (this.#hooked === conn.db) this.#hooked = null;
     try {
+      // A connection with live statements cannot close.
+      for (const stmt of conn.stmts.drain()) await this.sqlite.sqlite3.finalize(stmt);
       await this.sqlite.sqlite3.close(conn.db);
     } catch (error) {
       if (isForeignError(error)) this.#trap(error);
@@ -274,7 +282,8 @@ export class EngineInstance {
 
   async #runStatement(conn: Connection, input: StatementInput, ctx: ExecContext): Promise<StatementResult> {
     const { sqlite3, module } = this.sqlite;
-    const stmt = await this.#prepareSingle(conn.db, input.sql, ctx);
+    // A statement that ran before on this connection skips parsing and code generation.
+    const stmt = conn.stmts.take(input.sql) ?? (await this.#prepareSingle(conn.db, input.sql, ctx));
     const reserve = (bytes: number): void => {
       ctx.bytes += bytes;
       if (ctx.bytes > ctx.limits.maxResultBytes) {
@@ -288,10 +297,13 @@ export class EngineInstance {
         throw new SqlError("SQL_READONLY", "statement would modify the database");
       }
       bindParams(sqlite3, module, stmt, input.params);
+      let rc = await sqlite3.step(stmt);
+      // Columns only after the first step: a statement whose schema changed since it was
+      // prepared (ALTER TABLE on the primary, a newer snapshot) is prepared again inside it.
       const columns = sqlite3.column_names(stmt);
       reserve(columnsSize(columns));
       const rows: SqlValue[][] = [];
-      while ((await sqlite3.step(stmt)) === SQLite.SQLITE_ROW) {
+      for (; rc === SQLite.SQLITE_ROW; rc = await sqlite3.step(stmt)) {
         if (ctx.rows >= ctx.limits.maxRows) {
           throw new SqlError("SQL_TOO_MANY_ROWS", `result has more than ${ctx.limits.maxRows} rows`);
         }
@@ -306,7 +318,23 @@ export class EngineInstance {
       failure = error;
       throw mapSqliteError(error, ctx, "step");
     } finally {
-      if ((failure === undefined || !isForeignError(failure)) && this.#broken === null) await sqlite3.finalize(stmt);
+      if ((failure === undefined || !isForeignError(failure)) && this.#broken === null) {
+        if (failure === undefined) await this.#keep(conn, input.sql, stmt);
+        else await sqlite3.finalize(stmt);
+      }
     }
+  }
+
+  /** Gives a statement that ran to completion back to its connection's cache, reset; finalizes what that evicts. */
+  async #keep(conn: Connection, sql: string, stmt: number): Promise<void> {
+    const { sqlite3 } = this.sqlite;
+    try {
+      await sqlite3.reset(stmt);
+      sqlite3.clear_bindings(stmt);
+    } catch (error) {
+      if (!isForeignError(error)) await sqlite3.finalize(stmt);
+      return;
+    }
+    for (const old of conn.stmts.give(sql, stmt)) await sqlite3.finalize(old);
   }
 }
