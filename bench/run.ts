@@ -140,6 +140,19 @@ async function benchMedium(tmp: string): Promise<void> {
   mediumFile = { path, txid: plan[plan.length - 1]?.maxTxid ?? 0 };
 }
 
+/** The first heading of the issue 8 part (bench/large.ts). */
+const ISSUE8_HEADING = "## Issue 8 targets at a glance";
+
+/** RESULTS.md's sections from `heading` on (up to the closing line), noted as kept from an earlier run. */
+async function keptSections(heading: string): Promise<string[]> {
+  const old = await readFile(join(import.meta.dirname, "RESULTS.md"), "utf8").catch(() => "");
+  const at = old.indexOf(heading);
+  if (at < 0) return [];
+  const kept = old.slice(at).split("\n").filter((l) => !l.startsWith("The whole `npm run bench` took"));
+  while (kept.length > 0 && kept[kept.length - 1] === "") kept.pop();
+  return [`(The sections from here on are kept from an earlier full run: this one ran with LTX_EDGE_BENCH_ONLY=issue9.)`, "", ...kept, ""];
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
   const only = process.env.LTX_EDGE_BENCH_ONLY ?? "";
@@ -158,6 +171,8 @@ async function main(): Promise<void> {
       else out("Issue 9 sections skipped: no medium replica.\n");
     }
     if (only !== "issue9") for (const l of await benchLarge((x) => console.error(x))) out(l);
+    // A partial run keeps the other part's sections from the last full run, marked as such.
+    else for (const l of await keptSections(ISSUE8_HEADING)) out(l);
     out(`The whole \`npm run bench\` took ${((performance.now() - started) / 60_000).toFixed(1)} min; load average at the end ${load()}.`);
   } finally {
     await rm(tmp, { recursive: true, force: true });

@@ -27,13 +27,15 @@ export interface RequestRecord {
   cache_misses: number;
   index_requests: number;
   retried: number;
+  /** Queries the engine's fast lane answered (every page in memory; see meta.engine_lane). */
+  fast_lane: number;
   /** Code of the last query that failed (Hrana and D1 answer such failures inside a 200). */
   error_code?: string;
   error_message?: string;
 }
 
 export function newRecord(): RequestRecord {
-  return { queries: 0, statements: 0, rows: 0, exec_ms: 0, storage_requests: 0, bytes_fetched: 0, cache_hits: 0, isolate_hits: 0, cache_misses: 0, index_requests: 0, retried: 0 };
+  return { queries: 0, statements: 0, rows: 0, exec_ms: 0, storage_requests: 0, bytes_fetched: 0, cache_hits: 0, isolate_hits: 0, cache_misses: 0, index_requests: 0, retried: 0, fast_lane: 0 };
 }
 
 const current = new AsyncLocalStorage<RequestRecord>();
@@ -64,6 +66,8 @@ export interface QueryReport {
   cacheMisses: number;
   indexRequests: number;
   retried: boolean;
+  /** The engine lane that answered (ExecStats.lane). */
+  lane: "fast" | "main" | "fallback";
 }
 
 /** Adds one query to the current request's record (a no-op outside a request). */
@@ -85,6 +89,7 @@ export function recordQuery(q: QueryReport): void {
   r.cache_misses += q.cacheMisses;
   r.index_requests += q.indexRequests;
   if (q.retried) r.retried++;
+  if (q.lane === "fast") r.fast_lane++;
 }
 
 /** Notes a failed query in the current request's record (a no-op outside a request). */

@@ -83,6 +83,7 @@ function lineFields(method: string, path: string, status: number, durationMs: nu
       isolate_hits: r.isolate_hits,
       cache_misses: r.cache_misses,
       index_requests: r.index_requests,
+      fast_lane: r.fast_lane,
       retried: r.retried > 0 ? r.retried : undefined,
     });
   }

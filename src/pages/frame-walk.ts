@@ -10,8 +10,11 @@
  * frame (flag 0x0001) states its compressed size, so the walk steps from one
  * frame to the next without decompressing the frames it skips. It decodes a
  * frame only where the index points at that very frame (same file version,
- * offset and size): superseded versions, the trailer and anything else are
- * stepped over or end the walk. It never awaits and never fails the query:
+ * offset and size): pages decoded already, superseded versions, the trailer
+ * and anything else are stepped over or end the walk. Frames lie in ascending
+ * pgno order (spec §5), which lets the fetcher find the first frame of a
+ * region by a binary search over pgno ({@link firstFrameAtOrAfter}). It
+ * never awaits and never fails the query:
  * a frame it cannot use ends the walk, and the read SQLite makes later (if it
  * does) goes the normal way and reports any error then.
  */
@@ -36,35 +39,85 @@ export interface WalkContext {
 }
 
 /**
- * Walks the frames of `file` from `from` up to `until` (exclusive), decoding
- * at most `maxPages` of them; stops early at a page already decoded (the walk
- * from there was done before). Returns the number of pages decoded.
+ * Walks the frames of `file` from `from` (a frame boundary) up to `until`
+ * (exclusive), decoding at most `maxPages` of them. Returns the pages
+ * decoded and whether the walk reached `until` (else bytes were missing, or
+ * something that is not a usable frame ended it).
  */
-export function decodeAhead(ctx: WalkContext, file: PageLocation["file"], from: number, until: number, maxPages: number): number {
+export function decodeAhead(ctx: WalkContext, file: PageLocation["file"], from: number, until: number, maxPages: number): { decoded: number; complete: boolean } {
   let pos = from;
   let decoded = 0;
+  const done = (complete: boolean) => ({ decoded, complete });
   while (pos + BLOCK_FRAME_HEADER <= until && decoded < maxPages) {
     const head = ctx.bytesAt(pos, BLOCK_FRAME_HEADER);
-    // A frame-encoded page (older Litestream) does not say its size: the walk ends.
-    if (head === null || readU16(head, 4) !== PAGE_FLAG_SIZE) return decoded;
+    if (head === null) return done(false);
     const pgno = readU32(head, 0);
+    // The zero page header after the last frame: the frames end here.
+    if (pgno === 0) return done(true);
+    // A frame-encoded page (older Litestream) does not say its size: the walk ends.
+    if (readU16(head, 4) !== PAGE_FLAG_SIZE) return done(false);
     const size = BLOCK_FRAME_HEADER + readU32(head, 6);
-    if (pgno === 0 || pgno > ctx.pageCount || size > 2 * ctx.pageSize + 64) return decoded;
+    if (pgno > ctx.pageCount || size > 2 * ctx.pageSize + 64) return done(false);
     const at = ctx.locateNow(pgno);
     if (at !== null && at.offset === pos && at.size === size && at.file.key === file.key && at.file.etag === file.etag && at.file.epoch === file.epoch) {
-      if (ctx.isDecoded(at)) return decoded;
+      if (ctx.isDecoded(at)) {
+        pos += size;
+        continue;
+      }
       const frame = ctx.bytesAt(pos, size);
-      if (frame === null) return decoded;
+      if (frame === null) return done(false);
       const page = new Uint8Array(ctx.pageSize);
       try {
         decodePageFrame(frame, 0, size, page, { expectedPgno: pgno });
       } catch {
-        return decoded;
+        return done(false);
       }
       ctx.keep(at, page);
       decoded++;
     }
     pos += size;
   }
-  return decoded;
+  return done(pos + BLOCK_FRAME_HEADER > until);
+}
+
+/** How many pgnos a probe tries before it takes the ones between as stored elsewhere. */
+const PROBES = 8;
+
+/**
+ * The offset of the first frame of `file` at or after `regionStart`, found
+ * among pages 1..`pgno` (page `pgno` itself lies in `file` at or after
+ * `regionStart`): within one LTX file, frame offsets grow with pgno, so a
+ * binary search over pgno finds it; pages whose newest version lives in
+ * another file are skipped over. Answers from the index as far as it is at
+ * hand (never loading anything); falls back to page `pgno`'s own offset.
+ */
+export function firstFrameAtOrAfter(ctx: WalkContext, file: PageLocation["file"], pgno: number, regionStart: number): number {
+  const inFile = (p: number): PageLocation | null => {
+    const at = ctx.locateNow(p);
+    return at !== null && at.file.key === file.key && at.file.etag === file.etag && at.file.epoch === file.epoch ? at : null;
+  };
+  const own = inFile(pgno);
+  if (own === null) return regionStart;
+  let best = own;
+  let lo = 1;
+  let hi = pgno;
+  while (lo < hi) {
+    const mid = lo + ((hi - lo) >>> 1);
+    // The first page of this file in [mid, hi), within a few probes.
+    let q = -1;
+    let at: PageLocation | null = null;
+    for (let p = mid; p < hi && p < mid + PROBES; p++) {
+      at = inFile(p);
+      if (at !== null) {
+        q = p;
+        break;
+      }
+    }
+    if (at === null) hi = mid;
+    else if (at.offset >= regionStart) {
+      best = at;
+      hi = mid;
+    } else lo = q + 1;
+  }
+  return best.offset;
 }

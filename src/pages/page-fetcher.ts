@@ -40,13 +40,13 @@ import type { PageSource } from "../vfs/page-source.ts";
 import { type IsolateCaches, pageKey, segKey } from "./isolate-caches.ts";
 import { DEMAND_RESERVE, type FetchStats, FetchLimitError, newFetchStats, subrequests } from "./stats.ts";
 import { CACHE_BLOCK_SEGMENTS, EdgeTier, SEGMENT_BYTES, blockOf } from "./edge-tier.ts";
-import { decodeAhead } from "./frame-walk.ts";
+import { decodeAhead, firstFrameAtOrAfter, type WalkContext } from "./frame-walk.ts";
 import { planRuns } from "./run-plan.ts";
 
 /** Largest single storage read while scanning sequentially. */
 export const MAX_RUN_BYTES = 1024 * 1024;
-/** Most pages one read decodes ahead in a region read densely (a region holds at most a few hundred). */
-const MAX_DECODE_AHEAD = 512;
+/** Most pages decoded ahead in one region read densely (a 1 MiB region holds a few hundred frames of 4 KiB pages). */
+const MAX_DECODE_AHEAD = 2048;
 /** Parallel storage reads per query (Workers allow 6 open connections). */
 export const MAX_PARALLEL = 6;
 
@@ -123,6 +123,8 @@ export class IndexPageSource implements PageSource {
   /** Regions (file, aligned MAX_RUN_BYTES) this query has read from storage, and those it read twice or more. */
   private readonly regions = new Set<string>();
   private readonly dense = new Set<string>();
+  /** Dense regions whose frames this query has decoded ahead. */
+  private readonly walked = new Set<string>();
 
   private readonly edge: EdgeTier;
 
@@ -191,7 +193,7 @@ export class IndexPageSource implements PageSource {
       throw e;
     }
     this.opts.caches.pages.set(key, page);
-    this.decodeAhead(ref);
+    this.decodeAhead(pgno, ref);
     return page;
   }
 
@@ -315,34 +317,32 @@ export class IndexPageSource implements PageSource {
   }
 
   /**
-   * After a read in a region this query reads densely: decode the frames
-   * that follow the page while their bytes are in the isolate (frame-walk.ts).
+   * After a read in a region this query reads densely: decode the region's
+   * frames while their bytes are in the isolate (frame-walk.ts), once per
+   * region and query, from the region's first frame — so later reads there
+   * find decoded pages, even after the shared budget evicted the raw bytes.
    */
-  private decodeAhead(ref: PageLocation): void {
-    const maxRun = MAX_RUN_BYTES / SEGMENT_BYTES;
-    const seg = Math.floor((ref.offset + ref.size) / SEGMENT_BYTES);
-    const region = Math.floor(seg / maxRun);
-    if (!this.dense.has(`${fileId(ref.file)}\n${region}`)) return;
-    const until = Math.min(ref.file.size, (region + 1) * MAX_RUN_BYTES);
+  private decodeAhead(pgno: number, ref: PageLocation): void {
+    const region = Math.floor(ref.offset / MAX_RUN_BYTES);
+    const key = `${fileId(ref.file)}\n${region}`;
+    if (!this.dense.has(key) || this.walked.has(key)) return;
     const { db, caches } = this.opts;
-    decodeAhead(
-      {
-        pageSize: this.pageSize,
-        pageCount: this.pageCount,
-        // Never a chunk load: decoding ahead is not worth a subrequest.
-        locateNow: (pgno) => this.locator.locateNow?.(pgno) ?? null,
-        bytesAt: (offset, length) => this.bytesAt(ref.file, offset, length),
-        isDecoded: (at) => caches.pages.has(pageKey(db, at)),
-        keep: (at, page) => {
-          caches.pages.set(pageKey(db, at), page);
-          this.stats.pagesDecodedAhead++;
-        },
+    const ctx: WalkContext = {
+      pageSize: this.pageSize,
+      pageCount: this.pageCount,
+      // Never a chunk load: decoding ahead is not worth a subrequest.
+      locateNow: (p) => this.locator.locateNow?.(p) ?? null,
+      bytesAt: (offset, length) => this.bytesAt(ref.file, offset, length),
+      isDecoded: (at) => caches.pages.has(pageKey(db, at)),
+      keep: (at, page) => {
+        caches.pages.set(pageKey(db, at), page);
+        this.stats.pagesDecodedAhead++;
       },
-      ref.file,
-      ref.offset + ref.size,
-      until,
-      MAX_DECODE_AHEAD,
-    );
+    };
+    const start = region * MAX_RUN_BYTES;
+    const from = Math.min(ref.offset, firstFrameAtOrAfter(ctx, ref.file, pgno, start));
+    // A walk cut short (bytes evicted meanwhile) is tried again by the region's next read.
+    if (decodeAhead(ctx, ref.file, from, Math.min(ref.file.size, start + MAX_RUN_BYTES), MAX_DECODE_AHEAD).complete) this.walked.add(key);
   }
 
   /** File bytes from the isolate's segments, without awaiting; null when a segment is not there. */

@@ -225,6 +225,7 @@ export async function runStatements(...args: RunArgs): Promise<QueryOutcome> {
       cacheMisses: o.stats.cacheMisses,
       indexRequests: o.stats.indexRequests,
       retried: o.retried,
+      lane: o.lane,
     });
     return o;
   } catch (e) {

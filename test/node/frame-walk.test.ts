@@ -6,7 +6,7 @@
 import { describe, expect, test } from "vitest";
 import { decodeFileIndexFromTail } from "../../src/ltx/file-index.ts";
 import { LtxWriter } from "../../src/ltx/writer.ts";
-import { decodeAhead, type WalkContext } from "../../src/pages/frame-walk.ts";
+import { decodeAhead, firstFrameAtOrAfter, type WalkContext } from "../../src/pages/frame-walk.ts";
 import type { PageLocation } from "../../src/pages/page-fetcher.ts";
 
 const PAGE = 4096;
@@ -49,18 +49,34 @@ describe("decodeAhead", () => {
     const decoded = new Map<number, Uint8Array>();
     const from = at.get(5) as PageLocation;
     const n = decodeAhead(context(bytes, at, decoded), from.file, from.offset + from.size, bytes.length, 10);
-    expect(n).toBe(10);
+    expect(n).toEqual({ decoded: 10, complete: false });
     expect([...decoded.keys()]).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
     for (const [p, page] of decoded) expect(page).toEqual(contents.get(p));
   });
 
-  test("stops at a page already decoded, and at the end of the frames", () => {
+  test("steps over pages already decoded, and completes at the end of the frames", () => {
     const { bytes, at } = build(12);
     const decoded = new Map<number, Uint8Array>([[9, new Uint8Array(PAGE)]]);
     const from = at.get(2) as PageLocation;
-    expect(decodeAhead(context(bytes, at, decoded), from.file, from.offset + from.size, bytes.length, 100)).toBe(6);
+    expect(decodeAhead(context(bytes, at, decoded), from.file, from.offset + from.size, bytes.length, 100)).toEqual({ decoded: 9, complete: true });
+    expect(decoded.get(9)).toEqual(new Uint8Array(PAGE));
     const last = at.get(12) as PageLocation;
-    expect(decodeAhead(context(bytes, at, new Map()), last.file, last.offset + last.size, bytes.length, 100)).toBe(0);
+    expect(decodeAhead(context(bytes, at, new Map()), last.file, last.offset + last.size, bytes.length, 100)).toEqual({ decoded: 0, complete: true });
+  });
+
+  test("finds a region's first frame by pgno, skipping pages whose newest version is elsewhere", () => {
+    const { bytes, at } = build(300);
+    const ctx = context(bytes, at, new Map());
+    const p200 = at.get(200) as PageLocation;
+    for (const start of [0, 100, (at.get(37) as PageLocation).offset, (at.get(37) as PageLocation).offset + 1, p200.offset]) {
+      const want = [...at.values()].filter((l) => l.offset >= start).sort((a, b) => a.offset - b.offset)[0]?.offset;
+      expect(firstFrameAtOrAfter(ctx, p200.file, 200, start)).toBe(want);
+    }
+    // Pages 50..99 moved to another file: the search steps over them.
+    const moved = new Map(at);
+    for (let p = 50; p < 100; p++) moved.set(p, { ...(at.get(p) as PageLocation), file: { ...file, key: "db/0000/2-2.ltx" } });
+    const start = (at.get(60) as PageLocation).offset;
+    expect(firstFrameAtOrAfter(context(bytes, moved, new Map()), p200.file, 200, start)).toBe((at.get(100) as PageLocation).offset);
   });
 
   test("steps over frames the index does not point at (a newer version lives elsewhere)", () => {
@@ -80,7 +96,7 @@ describe("decodeAhead", () => {
     bad.fill(0xff, f3.offset + 10, f3.offset + f3.size);
     const decoded = new Map<number, Uint8Array>();
     const from = at.get(1) as PageLocation;
-    expect(() => decodeAhead(context(bad, at, decoded), from.file, from.offset + from.size, bad.length, 100)).not.toThrow();
+    expect(decodeAhead(context(bad, at, decoded), from.file, from.offset + from.size, bad.length, 100)).toEqual({ decoded: 1, complete: false });
     expect([...decoded.keys()]).toEqual([2]);
   });
 });

@@ -45,26 +45,41 @@ beforeAll(async () => {
   expected = (await plain.execute("plain", new TestPageSource(file, 1), [{ sql: SQL }], LIMITS)).results[0]?.rows;
 }, 180_000);
 
-test("1,000 scattered rows over a full isolate cache: within the default budget, bounded by the file's regions", async () => {
-  expect(file.length).toBeGreaterThan(15_000_000);
+/** A fresh isolate's caches whose decoded-page tier other databases' pages fill. */
+function fullCaches(): IsolateCaches {
   const caches = IsolateCaches.fromBudget(DEFAULT_LIMITS.isolateCacheBytes);
-  // Other databases' decoded pages fill the cache, as after a day of other queries.
   const filler = new Uint8Array(4096);
   for (let i = 0; i < DEFAULT_LIMITS.isolateCacheBytes / 4096; i++) caches.pages.set(`other\n${i}`, filler.slice());
   expect(caches.pages.byteLength).toBeGreaterThan(DEFAULT_LIMITS.isolateCacheBytes / 2);
-  const edge = await caches_open();
+  return caches;
+}
+
+async function scattered(caches: IsolateCaches, edge: Cache): Promise<IndexPageSource> {
   const bg = backgroundWork();
   const source = new IndexPageSource(index, { db: "scattered", store: r2, caches, edgeCache: edge, maxStorageRequests: DEFAULT_LIMITS.maxStorageRequests, waitUntil: bg.waitUntil });
   const engine = await SqlEngine.create({ build: "asyncify", fastLane: true });
   const r = await engine.execute("scattered", source, [{ sql: SQL }], LIMITS);
   await bg.settled();
   expect(r.results[0]?.rows).toEqual(expected);
-  const s = source.stats;
+  return source;
+}
+
+test("1,000 scattered rows over a full isolate cache: within the default budget, bounded by the file's regions", async () => {
+  expect(file.length).toBeGreaterThan(15_000_000);
+  const s = (await scattered(fullCaches(), await caches_open())).stats;
   const regions = Math.ceil(file.length / (1 << 20));
   // At most two reads per 1 MiB region of the file, and the budget is never the limit.
   expect(s.storageRequests).toBeLessThanOrEqual(2 * regions + 4);
   expect(subrequests(s)).toBeLessThan(DEFAULT_LIMITS.maxStorageRequests);
   expect(s.pagesDecodedAhead).toBeGreaterThan(0);
+});
+
+test("the same in a new isolate with the Cache API warm: Cache API lookups and reads stay within the budget", async () => {
+  const edge = await caches_open();
+  await scattered(fullCaches(), edge);
+  const s = (await scattered(fullCaches(), edge)).stats;
+  expect(s.cacheHits).toBeGreaterThan(0);
+  expect(subrequests(s)).toBeLessThan(DEFAULT_LIMITS.maxStorageRequests);
 });
 
 function caches_open(): Promise<Cache> {
