@@ -18,9 +18,21 @@
  * a frame it cannot use ends the walk, and the read SQLite makes later (if it
  * does) goes the normal way and reports any error then.
  */
-import { readU16, readU32 } from "../ltx/bytes.ts";
+import { concatBytes, readU16, readU32 } from "../ltx/bytes.ts";
 import { decodePageFrame, PAGE_FLAG_SIZE } from "../ltx/page.ts";
 import type { PageLocation } from "./page-fetcher.ts";
+
+/**
+ * Decodes the frame of page `pgno` at `at` from the bytes that hold it
+ * (`parts`, consecutive, the first at file offset `base`); throws the
+ * codec's LtxError for bad bytes.
+ */
+export function decodeFrameFrom(parts: Uint8Array[], base: number, at: PageLocation, pgno: number, pageSize: number): Uint8Array {
+  const frame = parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts);
+  const page = new Uint8Array(pageSize);
+  decodePageFrame(frame, at.offset - base, at.offset - base + at.size, page, { file: at.file.key, absBase: base, expectedPgno: pgno });
+  return page;
+}
 
 /** Header of a block frame: pgno u32, flags u16, compressed size u32. */
 const BLOCK_FRAME_HEADER = 10;

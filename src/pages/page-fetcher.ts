@@ -33,14 +33,13 @@
  */
 import { concatBytes } from "../ltx/bytes.ts";
 import { LtxError } from "../ltx/errors.ts";
-import { decodePageFrame } from "../ltx/page.ts";
 import type { ChunkFile } from "../page-index/chunk.ts";
 import { StorageError, type ObjectStore } from "../replica/types.ts";
 import type { PageSource } from "../vfs/page-source.ts";
 import { type IsolateCaches, pageKey, segKey } from "./isolate-caches.ts";
 import { DEMAND_RESERVE, type FetchStats, FetchLimitError, newFetchStats, subrequests } from "./stats.ts";
 import { CACHE_BLOCK_SEGMENTS, EdgeTier, SEGMENT_BYTES, blockOf } from "./edge-tier.ts";
-import { decodeAhead, firstFrameAtOrAfter, type WalkContext } from "./frame-walk.ts";
+import { decodeAhead, decodeFrameFrom, firstFrameAtOrAfter, type WalkContext } from "./frame-walk.ts";
 import { planRuns } from "./run-plan.ts";
 
 /** Largest single storage read while scanning sequentially. */
@@ -145,7 +144,7 @@ export class IndexPageSource implements PageSource {
     });
   }
 
-  /** A decoded page already in the isolate, found without awaiting (a warm chunk, a page-cache hit); else null. */
+  /** A page whose bytes are already in the isolate (decoded, or in its segments), found without awaiting; else null. */
   pageIfReady(pgno: number): Uint8Array | null {
     const found = this.locator.locate(pgno);
     if (found instanceof Promise) {
@@ -157,10 +156,43 @@ export class IndexPageSource implements PageSource {
     }
     if (found === null) return null;
     const cached = this.opts.caches.pages.get(pageKey(this.opts.db, found));
-    if (!cached) return null;
+    if (cached) {
+      this.stats.pagesRead++;
+      this.stats.pageHits++;
+      return cached;
+    }
+    // Not decoded, but its bytes may be here (a block the Cache API or a run brought): decode it
+    // now rather than make SQLite's call suspend (JSPI) or unwind (Asyncify) for CPU work.
+    return this.decodeNow(pgno, found);
+  }
+
+  /**
+   * Page `pgno` decoded from the isolate's segments without awaiting, or null:
+   * a segment missing, or part of a read-ahead not consumed yet (readPage
+   * takes it, which keeps a scan's pipeline going), or bytes that fail to
+   * decode (readPage decodes them again and reports the error).
+   */
+  private decodeNow(pgno: number, ref: PageLocation): Uint8Array | null {
+    const { db, caches } = this.opts;
+    const first = Math.floor(ref.offset / SEGMENT_BYTES);
+    const last = Math.floor((ref.offset + ref.size - 1) / SEGMENT_BYTES);
+    const parts: Uint8Array[] = [];
+    for (let s = first; s <= last; s++) {
+      const key = segKey(db, ref.file, s);
+      const seg = this.ahead.has(key) ? undefined : caches.segments.get(key);
+      if (!seg) return null;
+      parts.push(seg);
+    }
+    let page: Uint8Array;
+    try {
+      page = decodeFrameFrom(parts, first * SEGMENT_BYTES, ref, pgno, this.pageSize);
+    } catch {
+      return null;
+    }
+    caches.pages.set(pageKey(db, ref), page);
     this.stats.pagesRead++;
-    this.stats.pageHits++;
-    return cached;
+    this.stats.isolateHits += parts.length;
+    return page;
   }
 
   async readPage(pgno: number): Promise<Uint8Array> {
@@ -181,11 +213,9 @@ export class IndexPageSource implements PageSource {
     const first = Math.floor(offset / SEGMENT_BYTES);
     const last = Math.floor((offset + size - 1) / SEGMENT_BYTES);
     const segs = await this.segments(file, first, last);
-    const frame = segs.length === 1 ? (segs[0] as Uint8Array) : concatBytes(segs);
-    const base = first * SEGMENT_BYTES;
-    const page = new Uint8Array(this.pageSize);
+    let page: Uint8Array;
     try {
-      decodePageFrame(frame, offset - base, offset - base + size, page, { file: file.key, absBase: base, expectedPgno: pgno });
+      page = decodeFrameFrom(segs, first * SEGMENT_BYTES, ref, pgno, this.pageSize);
     } catch (e) {
       // Never keep bytes that failed to decode, in the isolate or in the Cache API.
       for (let s = first; s <= last; s++) this.opts.caches.segments.delete(segKey(this.opts.db, file, s));
