@@ -78,13 +78,14 @@ export class EdgeTier {
    * A block, split into its segments (also put in the isolate cache), or null.
    * A hit on the block after the previous one (a scan the Cache API serves)
    * starts matching the next {@link EDGE_AHEAD} blocks, so the scan waits on
-   * the Cache API about once, not once per block.
+   * the Cache API about once, not once per block. `mayReadAhead` is false for
+   * the second block of one frame (not a scan, only a frame across blocks).
    */
-  async get(file: LtxFileRef, block: number): Promise<Map<number, Uint8Array> | null> {
+  async get(file: LtxFileRef, block: number, mayReadAhead = true): Promise<Map<number, Uint8Array> | null> {
     const { db, caches } = this.#o;
     const id = fileVersion(file);
-    const sequential = this.#next.get(id) === block;
-    this.#next.set(id, block + 1);
+    const sequential = mayReadAhead && this.#next.get(id) === block;
+    if (mayReadAhead) this.#next.set(id, block + 1);
     const key = `${id}\n${block}`;
     const pending = this.#ahead.get(key);
     if (pending) this.#ahead.delete(key);

@@ -70,6 +70,8 @@ export function decodeAhead(ctx: WalkContext, file: PageLocation["file"], from: 
     if (readU16(head, 4) !== PAGE_FLAG_SIZE) return done(false);
     const size = BLOCK_FRAME_HEADER + readU32(head, 6);
     if (pgno > ctx.pageCount || size > 2 * ctx.pageSize + 64) return done(false);
+    // A frame running past `until` is the next region's business (or a read's): this walk is done.
+    if (pos + size > until) return done(true);
     const at = ctx.locateNow(pgno);
     if (at !== null && at.offset === pos && at.size === size && at.file.key === file.key && at.file.etag === file.etag && at.file.epoch === file.epoch) {
       if (ctx.isDecoded(at)) {
@@ -101,15 +103,15 @@ const PROBES = 8;
  * `regionStart`): within one LTX file, frame offsets grow with pgno, so a
  * binary search over pgno finds it; pages whose newest version lives in
  * another file are skipped over. Answers from the index as far as it is at
- * hand (never loading anything); falls back to page `pgno`'s own offset.
+ * hand (never loading anything): null when page `pgno` itself is not.
  */
-export function firstFrameAtOrAfter(ctx: WalkContext, file: PageLocation["file"], pgno: number, regionStart: number): number {
+export function firstFrameAtOrAfter(ctx: WalkContext, file: PageLocation["file"], pgno: number, regionStart: number): number | null {
   const inFile = (p: number): PageLocation | null => {
     const at = ctx.locateNow(p);
     return at !== null && at.file.key === file.key && at.file.etag === file.etag && at.file.epoch === file.epoch ? at : null;
   };
   const own = inFile(pgno);
-  if (own === null) return regionStart;
+  if (own === null) return null;
   let best = own;
   let lo = 1;
   let hi = pgno;

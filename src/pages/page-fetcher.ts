@@ -146,6 +146,8 @@ export class IndexPageSource implements PageSource {
 
   /** A page whose bytes are already in the isolate (decoded, or in its segments), found without awaiting; else null. */
   pageIfReady(pgno: number): Uint8Array | null {
+    // Its chunk is loading already (a fast-lane attempt started it): readPage takes that load over.
+    if (this.loading?.pgno === pgno) return null;
     const found = this.locator.locate(pgno);
     if (found instanceof Promise) {
       // The chunk is loading now: readPage (which SQLite's read calls next) takes this load over
@@ -245,7 +247,8 @@ export class IndexPageSource implements PageSource {
     // One Cache API match per block that holds missing segments; a hit fills the isolate cache with the whole block.
     const blocks = [...new Set(missing.map(blockOf))];
     const fromEdge = new Map<number, Uint8Array>();
-    for (const got of await Promise.all(blocks.map((b) => this.edge.get(file, b)))) if (got) for (const [s, seg] of got) fromEdge.set(s, seg);
+    // Blocks of one frame (it may cross a block boundary) are not a scan: only the first may start read-ahead.
+    for (const got of await Promise.all(blocks.map((b, i) => this.edge.get(file, b, i === 0)))) if (got) for (const [s, seg] of got) fromEdge.set(s, seg);
     const toFetch: number[] = [];
     for (const s of missing) {
       const b = fromEdge.get(s);
@@ -336,7 +339,8 @@ export class IndexPageSource implements PageSource {
     });
     if (this.regions.has(region)) this.dense.add(region);
     this.regions.add(region);
-    this.nextSeg.set(id, { seg: plan.end + 1, run: Math.max(1, plan.end - plan.from + 1) });
+    // A dense read is not a scan: a miss right after it starts no sequential ramp.
+    this.nextSeg.set(id, { seg: plan.end + 1, run: plan.dense ? 1 : Math.max(1, plan.end - plan.from + 1) });
     const result = new Map<number, Uint8Array>();
     // A scan at full speed: fetch its next run while this one is consumed.
     if (plan.sequential && plan.runLen === maxRun) this.fetchAhead(file, plan.end + 1);
@@ -370,7 +374,7 @@ export class IndexPageSource implements PageSource {
       },
     };
     const start = region * MAX_RUN_BYTES;
-    const from = Math.min(ref.offset, firstFrameAtOrAfter(ctx, ref.file, pgno, start));
+    const from = Math.min(ref.offset, firstFrameAtOrAfter(ctx, ref.file, pgno, start) ?? ref.offset);
     // A walk cut short (bytes evicted meanwhile) is tried again by the region's next read.
     if (decodeAhead(ctx, ref.file, from, Math.min(ref.file.size, start + MAX_RUN_BYTES), MAX_DECODE_AHEAD).complete) this.walked.add(key);
   }

@@ -41,6 +41,8 @@ export interface RunPlan {
   /** First segment of the plan. */
   from: number;
   sequential: boolean;
+  /** The rest of a region read because the query came back to it. */
+  dense: boolean;
   /** The run length the sequential ramp reached. */
   runLen: number;
 }
@@ -59,7 +61,7 @@ export function planRuns(p: RunPlanInput): RunPlan {
     let b = Math.max(r1, segs[segs.length - 1] as number);
     while (b > first && p.cached(b) && !segs.includes(b)) b--;
     const runs = splitRuns([[alignDown(a), alignEnd(b)]], maxRun);
-    return { runs, end: alignEnd(b), from: alignDown(a), sequential: false, runLen: 1 };
+    return { runs, end: alignEnd(b), from: alignDown(a), sequential: false, dense: true, runLen: 1 };
   }
   const from = sequential ? seq.seg : first;
   const runLen = sequential ? Math.min(maxRun, seq.run * 2) : 1;
@@ -83,7 +85,7 @@ export function planRuns(p: RunPlanInput): RunPlan {
     if (r && s <= r[1] + 1) r[1] = Math.max(r[1], alignEnd(s));
     else runs.push([alignDown(s), alignEnd(s)]);
   }
-  return { runs: splitRuns(runs, maxRun), end, from, sequential, runLen };
+  return { runs: splitRuns(runs, maxRun), end, from, sequential, dense: false, runLen };
 }
 
 function splitRuns(runs: [number, number][], maxRun: number): [number, number][] {

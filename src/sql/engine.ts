@@ -41,7 +41,7 @@
  *   a retry), else SQL_ENGINE_RESET; the next call gets a fresh instance.
  */
 
-import { FastLaneMiss } from "./errors.ts";
+import { FastLaneMiss, LaneUnavailable, SqlError } from "./errors.ts";
 import type { PageSource } from "../vfs/page-source.ts";
 import { assertPageSourceShape } from "../vfs/page-source.ts";
 import { chooseBuild, type SqliteBuild, type SqliteWasmProvider } from "../vfs/sqlite-module.ts";
@@ -61,6 +61,8 @@ const DEFAULT_STALL_GRACE_MS = 10_000;
 /** Deadline of the warm-up in {@link SqlEngine.create}. */
 const WARM_UP_MS = 60_000;
 const MAX_DB_NAME_LENGTH = 256;
+/** How long the fast lane is left out after its build failed to load, ms (a back-off, not a guard). */
+const FAST_LANE_BACKOFF_MS = 60_000;
 
 export interface SqlEngineOptions {
   /** Force the main lane's build (tests); default: JSPI when available, else Asyncify. */
@@ -112,6 +114,8 @@ export class SqlEngine {
   readonly #fast: Lane | null;
   #fastHits = 0;
   #fastMisses = 0;
+  /** The fast lane is skipped until then (its build failed to load). */
+  #fastOffUntil = 0;
 
   private constructor(options: SqlEngineOptions) {
     if ((options.build as SqliteBuild | undefined) === "sync") {
@@ -192,7 +196,7 @@ export class SqlEngine {
     const deadline = limits.deadline ?? Date.now() + limits.timeoutMs;
     let lane: "main" | "fallback" = "main";
     // Without pageIfReady nothing is ever "in memory": the fast lane could only miss.
-    if (this.#fast !== null && source.pageIfReady !== undefined) {
+    if (this.#fast !== null && source.pageIfReady !== undefined && Date.now() >= this.#fastOffUntil) {
       try {
         const fast = await this.#fast.run(dbName, source, statements, limits, deadline, { maxQueued: 0, skipIfBusy: true });
         if (fast !== null) {
@@ -200,12 +204,17 @@ export class SqlEngine {
           return { results: fast.results, stats: { ...fast.stats, lane: "fast" } };
         }
       } catch (error) {
-        if (!(error instanceof FastLaneMiss)) throw error;
+        // The main lane answers whenever the fast lane cannot: a page not in memory, its build
+        // not loading (then it is left out for a while), or a trap in it (its instance is gone).
+        if (error instanceof LaneUnavailable) this.#fastOffUntil = Date.now() + FAST_LANE_BACKOFF_MS;
+        else if (!(error instanceof FastLaneMiss) && !(error instanceof SqlError && error.code === "SQL_ENGINE_RESET")) throw error;
         this.#fastMisses++;
         lane = "fallback";
       }
     }
-    const result = await this.#main.run(dbName, source, statements, limits, deadline, { maxQueued: limits.maxQueued ?? DEFAULT_MAX_QUEUED });
+    const result = await this.#main.run(dbName, source, statements, limits, deadline, { maxQueued: limits.maxQueued ?? DEFAULT_MAX_QUEUED }).catch((error: unknown) => {
+      throw error instanceof LaneUnavailable ? error.cause : error;
+    });
     // Only a fast-lane call may skip; the main lane waits or throws.
     if (result === null) throw new Error("main lane returned no result");
     return { results: result.results, stats: { ...result.stats, lane } };

@@ -96,3 +96,11 @@ export class FastLaneMiss extends Error {
     this.name = "FastLaneMiss";
   }
 }
+
+/** Internal to the engine: a lane could not load its wasm instance (the cause says why). */
+export class LaneUnavailable extends Error {
+  constructor(build: string, cause: unknown) {
+    super(`the ${build} build could not be loaded: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = "LaneUnavailable";
+  }
+}

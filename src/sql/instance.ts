@@ -20,7 +20,7 @@ import { FastLaneMiss, SqlError } from "./errors.ts";
 import { type ExecContext, isForeignError, mapSqliteError, progressVerdict, resetError, sqliteCodeOf, timeoutError } from "./exec-guards.ts";
 import type { ExecResult, SqlValue, StatementInput, StatementResult } from "./types.ts";
 import { bindParams, columnsSize, readColumn } from "./values.ts";
-import { StatementCache } from "./statement-cache.ts";
+import { StatementCache, isPragma } from "./statement-cache.ts";
 import { PROGRESS_OPS } from "./vm-budget.ts";
 
 export interface InstanceOptions {
@@ -283,7 +283,10 @@ export class EngineInstance {
   async #runStatement(conn: Connection, input: StatementInput, ctx: ExecContext): Promise<StatementResult> {
     const { sqlite3, module } = this.sqlite;
     // A statement that ran before on this connection skips parsing and code generation.
-    const stmt = conn.stmts.take(input.sql) ?? (await this.#prepareSingle(conn.db, input.sql, ctx));
+    const kept = conn.stmts.take(input.sql);
+    const stmt = kept ?? (await this.#prepareSingle(conn.db, input.sql, ctx));
+    // PRAGMAs are not kept: some answer from values fixed when they were prepared.
+    const keepable = kept !== undefined || !isPragma(input.sql);
     const reserve = (bytes: number): void => {
       ctx.bytes += bytes;
       if (ctx.bytes > ctx.limits.maxResultBytes) {
@@ -319,7 +322,7 @@ export class EngineInstance {
       throw mapSqliteError(error, ctx, "step");
     } finally {
       if ((failure === undefined || !isForeignError(failure)) && this.#broken === null) {
-        if (failure === undefined) await this.#keep(conn, input.sql, stmt);
+        if (failure === undefined && keepable) await this.#keep(conn, input.sql, stmt);
         else await sqlite3.finalize(stmt);
       }
     }

@@ -19,7 +19,7 @@
 import { Grant, FairLock } from "../sync/fair-lock.ts";
 import type { PageSource } from "../vfs/page-source.ts";
 import type { SqliteBuild, SqliteWasmProvider } from "../vfs/sqlite-module.ts";
-import { SqlError } from "./errors.ts";
+import { LaneUnavailable, SqlError } from "./errors.ts";
 import { newExecContext } from "./exec-guards.ts";
 import { EngineInstance } from "./instance.ts";
 import type { ExecLimits, ExecResult, StatementInput } from "./types.ts";
@@ -118,7 +118,12 @@ export class Lane {
       throw error;
     }
     try {
-      const inst = await this.#instanceFor(grant);
+      let inst: EngineInstance;
+      try {
+        inst = await this.#instanceFor(grant);
+      } catch (error) {
+        throw error instanceof SqlError ? error : new LaneUnavailable(this.build, error);
+      }
       this.#users[grant.slot] = grant;
       try {
         return await inst.run(dbName, source, statements, newExecContext(limits, deadline, this.#options.heapLimitBytes));

@@ -17,6 +17,14 @@
  *   statements cannot close).
  */
 
+import { tokenize, upperWord } from "./lexer.ts";
+
+/** True when the statement's first keyword is PRAGMA (comments and whitespace before it skipped). */
+export function isPragma(sql: string): boolean {
+  const first = tokenize(sql).find((t) => t.kind !== "comment");
+  return upperWord(sql, first) === "PRAGMA";
+}
+
 export class StatementCache {
   /** SQL text → statement handle; insertion order is recency order. */
   readonly #map = new Map<string, number>();

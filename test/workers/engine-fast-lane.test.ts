@@ -8,6 +8,7 @@
 import { beforeAll, describe, expect, test } from "vitest";
 import { SqlEngine, type ExecLimits } from "../../src/sql/engine.ts";
 import type { PageSource } from "../../src/vfs/page-source.ts";
+import type { SqliteWasmProvider } from "../../src/vfs/sqlite-module.ts";
 import { asWalPrimary, buildStandardDb, TestPageSource } from "../support/sqlite-db.ts";
 
 const LIMITS: ExecLimits = { maxRows: 100_000, maxResultBytes: 50_000_000, timeoutMs: 20_000 };
@@ -148,4 +149,29 @@ test("the fast lane keeps its SQLite page cache across calls at one TXID and dro
 
 test("the main lane's build cannot be the synchronous one", async () => {
   await expect(SqlEngine.create({ build: "sync" as "jspi" })).rejects.toThrow(/fast lane/);
+});
+
+test("a fast lane whose build does not load is left out: the main lane answers every query", async () => {
+  const { workerdWasm } = await import("../../src/vfs/wasm-workerd.ts");
+  let syncLoads = 0;
+  // The one fault a real runtime cannot be made to produce on demand: the synchronous build failing to load.
+  const failingSync: SqliteWasmProvider = {
+    factory: (build) => {
+      if (build === "sync") {
+        syncLoads++;
+        return Promise.reject(new Error("no memory for another instance"));
+      }
+      return workerdWasm.factory(build);
+    },
+    module: (build) => workerdWasm.module(build),
+  };
+  const engine = SqlEngine.createLazy({ build: "asyncify", fastLane: true, wasm: failingSync });
+  const src = new PartlyWarmSource(file, 1);
+  for (let p = 1; p <= src.pageCount; p++) src.warm.add(p);
+  const first = await engine.execute("noload", src, [{ sql: SCAN }], LIMITS);
+  expect(first.stats.lane).toBe("fallback");
+  expect(first.results[0]?.rows).toEqual(expectedScan);
+  const second = await engine.execute("noload", src, [{ sql: SCAN }], LIMITS);
+  expect(second.stats.lane).toBe("main");
+  expect(syncLoads).toBe(1);
 });
