@@ -43,7 +43,7 @@ export interface WalkContext {
   /** Where the index says a page is, when that is known without awaiting. */
   locateNow(pgno: number): PageLocation | null;
   /** `length` bytes of the file at `offset` from the isolate's segments, or null when any is not there. */
-  bytesAt(offset: number, length: number): Uint8Array | null;
+  bytesAt(file: PageLocation["file"], offset: number, length: number): Uint8Array | null;
   /** True when the frame at this location is decoded in the page cache already. */
   isDecoded(at: PageLocation): boolean;
   /** Keeps a decoded page. */
@@ -61,7 +61,7 @@ export function decodeAhead(ctx: WalkContext, file: PageLocation["file"], from: 
   let decoded = 0;
   const done = (complete: boolean) => ({ decoded, complete });
   while (pos + BLOCK_FRAME_HEADER <= until && decoded < maxPages) {
-    const head = ctx.bytesAt(pos, BLOCK_FRAME_HEADER);
+    const head = ctx.bytesAt(file, pos, BLOCK_FRAME_HEADER);
     if (head === null) return done(false);
     const pgno = readU32(head, 0);
     // The zero page header after the last frame: the frames end here.
@@ -78,7 +78,7 @@ export function decodeAhead(ctx: WalkContext, file: PageLocation["file"], from: 
         pos += size;
         continue;
       }
-      const frame = ctx.bytesAt(pos, size);
+      const frame = ctx.bytesAt(file, pos, size);
       if (frame === null) return done(false);
       const page = new Uint8Array(ctx.pageSize);
       try {

@@ -16,7 +16,7 @@
  *    next run is fetched while SQLite works through the current one; a
  *    query's second miss in one 1 MiB region reads the rest of the region
  *    and the frames after each page it reads there are decoded ahead
- *    (frame-walk.ts); independent runs are fetched in parallel (at most 6
+ *    (dense-regions.ts); independent runs are fetched in parallel (at most 6
  *    connections).
  *
  * A page is decoded from the segment bytes that hold its frame (a frame may
@@ -31,7 +31,6 @@
  * instead (edge-tier.ts), so storage reads always have the second half of
  * the budget; read-ahead leaves demand reads a reserve.
  */
-import { concatBytes } from "../ltx/bytes.ts";
 import { LtxError } from "../ltx/errors.ts";
 import type { ChunkFile } from "../page-index/chunk.ts";
 import { StorageError, type ObjectStore } from "../replica/types.ts";
@@ -39,13 +38,12 @@ import type { PageSource } from "../vfs/page-source.ts";
 import { type IsolateCaches, pageKey, segKey } from "./isolate-caches.ts";
 import { DEMAND_RESERVE, type FetchStats, FetchLimitError, newFetchStats, subrequests } from "./stats.ts";
 import { CACHE_BLOCK_SEGMENTS, EdgeTier, SEGMENT_BYTES, blockOf } from "./edge-tier.ts";
-import { decodeAhead, decodeFrameFrom, firstFrameAtOrAfter, type WalkContext } from "./frame-walk.ts";
+import { DenseRegions } from "./dense-regions.ts";
+import { decodeFrameFrom } from "./frame-walk.ts";
 import { planRuns } from "./run-plan.ts";
 
 /** Largest single storage read while scanning sequentially. */
 export const MAX_RUN_BYTES = 1024 * 1024;
-/** Most pages decoded ahead in one region read densely (a 1 MiB region holds a few hundred frames of 4 KiB pages). */
-const MAX_DECODE_AHEAD = 2048;
 /** Parallel storage reads per query (Workers allow 6 open connections). */
 export const MAX_PARALLEL = 6;
 
@@ -119,11 +117,8 @@ export class IndexPageSource implements PageSource {
   private readonly ahead = new Map<string, Promise<Uint8Array | null>>();
   /** First segment of each run fetched ahead → the run's end, to keep the pipeline one run ahead. */
   private readonly aheadRuns = new Map<string, { file: LtxFileRef; end: number }>();
-  /** Regions (file, aligned MAX_RUN_BYTES) this query has read from storage, and those it read twice or more. */
-  private readonly regions = new Set<string>();
-  private readonly dense = new Set<string>();
-  /** Dense regions whose frames this query has decoded ahead. */
-  private readonly walked = new Set<string>();
+  /** The regions this query reads densely, and their decode-ahead (dense-regions.ts). */
+  private readonly regions: DenseRegions;
 
   private readonly edge: EdgeTier;
 
@@ -142,6 +137,23 @@ export class IndexPageSource implements PageSource {
       budget: opts.maxStorageRequests,
       waitUntil: opts.waitUntil,
     });
+    const { db, caches } = opts;
+    this.regions = new DenseRegions(
+      MAX_RUN_BYTES,
+      SEGMENT_BYTES,
+      {
+        pageSize: this.pageSize,
+        pageCount: this.pageCount,
+        // Never a chunk load: decoding ahead is not worth a subrequest.
+        locateNow: (p) => this.locator.locateNow?.(p) ?? null,
+        isDecoded: (at) => caches.pages.has(pageKey(db, at)),
+        keep: (at, page) => {
+          caches.pages.set(pageKey(db, at), page);
+          this.stats.pagesDecodedAhead++;
+        },
+      },
+      (file, first, last) => this.heldSegments(file, first, last),
+    );
   }
 
   /** A page whose bytes are already in the isolate (decoded, or in its segments), found without awaiting; else null. */
@@ -177,14 +189,8 @@ export class IndexPageSource implements PageSource {
   private decodeNow(pgno: number, ref: PageLocation): Uint8Array | null {
     const { db, caches } = this.opts;
     const first = Math.floor(ref.offset / SEGMENT_BYTES);
-    const last = Math.floor((ref.offset + ref.size - 1) / SEGMENT_BYTES);
-    const parts: Uint8Array[] = [];
-    for (let s = first; s <= last; s++) {
-      const key = segKey(db, ref.file, s);
-      const seg = this.ahead.has(key) ? undefined : caches.segments.get(key);
-      if (!seg) return null;
-      parts.push(seg);
-    }
+    const parts = this.heldSegments(ref.file, first, Math.floor((ref.offset + ref.size - 1) / SEGMENT_BYTES));
+    if (parts === null) return null;
     let page: Uint8Array;
     try {
       page = decodeFrameFrom(parts, first * SEGMENT_BYTES, ref, pgno, this.pageSize);
@@ -225,7 +231,7 @@ export class IndexPageSource implements PageSource {
       throw e;
     }
     this.opts.caches.pages.set(key, page);
-    this.decodeAhead(pgno, ref);
+    this.regions.afterRead(fileId(ref.file), pgno, ref);
     return page;
   }
 
@@ -327,7 +333,7 @@ export class IndexPageSource implements PageSource {
   private async fetchSegments(file: LtxFileRef, segs: number[]): Promise<Map<number, Uint8Array>> {
     const maxRun = MAX_RUN_BYTES / SEGMENT_BYTES;
     const id = fileId(file);
-    const region = `${id}\n${Math.floor((segs[0] as number) / maxRun)}`;
+    const denseRegion = this.regions.note(id, segs[0] as number);
     const plan = planRuns({
       segs,
       lastSeg: Math.floor((file.size - 1) / SEGMENT_BYTES),
@@ -335,10 +341,8 @@ export class IndexPageSource implements PageSource {
       maxRun,
       seq: this.nextSeg.get(id),
       cached: (s) => this.opts.caches.segments.has(segKey(this.opts.db, file, s)),
-      denseRegion: this.regions.has(region),
+      denseRegion,
     });
-    if (this.regions.has(region)) this.dense.add(region);
-    this.regions.add(region);
     // A dense read is not a scan: a miss right after it starts no sequential ramp.
     this.nextSeg.set(id, { seg: plan.end + 1, run: plan.dense ? 1 : Math.max(1, plan.end - plan.from + 1) });
     const result = new Map<number, Uint8Array>();
@@ -350,48 +354,16 @@ export class IndexPageSource implements PageSource {
     return result;
   }
 
-  /**
-   * After a read in a region this query reads densely: decode the region's
-   * frames while their bytes are in the isolate (frame-walk.ts), once per
-   * region and query, from the region's first frame — so later reads there
-   * find decoded pages, even after the shared budget evicted the raw bytes.
-   */
-  private decodeAhead(pgno: number, ref: PageLocation): void {
-    const region = Math.floor(ref.offset / MAX_RUN_BYTES);
-    const key = `${fileId(ref.file)}\n${region}`;
-    if (!this.dense.has(key) || this.walked.has(key)) return;
-    const { db, caches } = this.opts;
-    const ctx: WalkContext = {
-      pageSize: this.pageSize,
-      pageCount: this.pageCount,
-      // Never a chunk load: decoding ahead is not worth a subrequest.
-      locateNow: (p) => this.locator.locateNow?.(p) ?? null,
-      bytesAt: (offset, length) => this.bytesAt(ref.file, offset, length),
-      isDecoded: (at) => caches.pages.has(pageKey(db, at)),
-      keep: (at, page) => {
-        caches.pages.set(pageKey(db, at), page);
-        this.stats.pagesDecodedAhead++;
-      },
-    };
-    const start = region * MAX_RUN_BYTES;
-    const from = Math.min(ref.offset, firstFrameAtOrAfter(ctx, ref.file, pgno, start) ?? ref.offset);
-    // A walk cut short (bytes evicted meanwhile) is tried again by the region's next read.
-    if (decodeAhead(ctx, ref.file, from, Math.min(ref.file.size, start + MAX_RUN_BYTES), MAX_DECODE_AHEAD).complete) this.walked.add(key);
-  }
-
-  /** File bytes from the isolate's segments, without awaiting; null when a segment is not there. */
-  private bytesAt(file: LtxFileRef, offset: number, length: number): Uint8Array | null {
-    const first = Math.floor(offset / SEGMENT_BYTES);
-    const last = Math.floor((offset + length - 1) / SEGMENT_BYTES);
+  /** Segments [first, last] from the isolate, or null when one is missing or part of a read-ahead not consumed yet. */
+  private heldSegments(file: LtxFileRef, first: number, last: number): Uint8Array[] | null {
     const parts: Uint8Array[] = [];
     for (let s = first; s <= last; s++) {
-      const seg = this.opts.caches.segments.get(segKey(this.opts.db, file, s));
+      const key = segKey(this.opts.db, file, s);
+      const seg = this.ahead.has(key) ? undefined : this.opts.caches.segments.get(key);
       if (!seg) return null;
       parts.push(seg);
     }
-    const joined = parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts);
-    const at = offset - first * SEGMENT_BYTES;
-    return at + length <= joined.length ? joined.subarray(at, at + length) : null;
+    return parts;
   }
 
   /**

@@ -34,7 +34,7 @@ function context(bytes: Uint8Array, at: Map<number, PageLocation>, decoded: Map<
     pageSize: PAGE,
     pageCount: at.size,
     locateNow: (pgno) => at.get(pgno) ?? null,
-    bytesAt: (offset, length) => (offset + length <= bytes.length ? bytes.subarray(offset, offset + length) : null),
+    bytesAt: (_file, offset, length) => (offset + length <= bytes.length ? bytes.subarray(offset, offset + length) : null),
     isDecoded: (loc) => [...decoded.keys()].some((p) => at.get(p)?.offset === loc.offset),
     keep: (loc, page) => {
       const pgno = [...at].find(([, l]) => l.offset === loc.offset)?.[0];
